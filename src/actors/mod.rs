@@ -1,0 +1,1 @@
+//! Actors: the supervisor, one integration actor per Shoptet store, and their scheduling.

@@ -1,0 +1,1 @@
+//! The daemon configuration file (TOML): data directory, socket, access control, logging, defaults.

@@ -1,0 +1,1 @@
+//! Reports: health per store, fulfilment over a date range, inventory sync.

@@ -1,0 +1,1 @@
+//! The Shoptet REST API client: authentication, limits, retries and typed calls.

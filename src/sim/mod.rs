@@ -1,0 +1,1 @@
+//! A faithful in-memory Shoptet API simulator served over HTTP on loopback.
