@@ -133,6 +133,7 @@ pub struct Integration {
     /// The shop's stock id that receives our stock movements.
     pub shoptet_stock_id: i64,
     pub status_mapping: StatusMapping,
+    #[serde(with = "rust_decimal::serde::str")]
     pub low_stock_threshold: Decimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

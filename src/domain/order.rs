@@ -27,6 +27,7 @@ pub const PRICE_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 /// An amount of money in a currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
+    #[serde(with = "rust_decimal::serde::str")]
     pub amount: Decimal,
     /// ISO 4217 code, e.g. `CZK`.
     pub currency: String,
@@ -75,8 +76,11 @@ pub struct OrderItem {
     pub product_code: Option<String>,
     pub name: String,
     pub variant_name: Option<String>,
+    #[serde(with = "rust_decimal::serde::str")]
     pub quantity: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
     pub unit_price: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
     pub total_price: Decimal,
 }
 
@@ -483,6 +487,7 @@ pub struct FulfillmentSummary {
     /// Number of rows.
     pub item_count: u64,
     /// Quantity of physical goods.
+    #[serde(with = "rust_decimal::serde::str")]
     pub total_quantity: Decimal,
     pub total: Money,
     pub imported_at: DateTime<Utc>,

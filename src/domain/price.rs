@@ -13,7 +13,9 @@ pub struct PriceChange {
     pub id: Uuid,
     pub integration_id: IntegrationId,
     pub product_code: String,
+    #[serde(with = "rust_decimal::serde::str")]
     pub old_price: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
     pub new_price: Decimal,
     pub changed_at: DateTime<Utc>,
     /// Who or what changed it (e.g. `ctl:alice`, `shop`).

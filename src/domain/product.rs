@@ -23,8 +23,10 @@ pub struct Product {
     /// The parent product's GUID in the shop.
     pub shop_product_guid: Option<String>,
     pub name: String,
+    #[serde(with = "rust_decimal::serde::str")]
     pub price: Decimal,
     /// Stock as last seen in or pushed to the shop.
+    #[serde(with = "rust_decimal::serde::str")]
     pub stock_quantity: Decimal,
     pub active: bool,
     pub sync_enabled: bool,

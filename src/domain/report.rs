@@ -99,6 +99,7 @@ pub struct FulfillmentReport {
     pub sla_eligible: u64,
     pub sla_met: u64,
     /// `sla_met` / `sla_eligible` in percent, two decimals; `None` without eligible orders.
+    #[serde(with = "rust_decimal::serde::str_option")]
     pub sla_met_percent: Option<Decimal>,
     /// Mean import → processing start over processed orders, whole seconds.
     pub mean_processing_seconds: Option<i64>,

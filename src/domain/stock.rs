@@ -19,6 +19,7 @@ use super::{DomainError, required_text};
 pub struct StockLevel {
     pub warehouse_code: String,
     pub product_code: String,
+    #[serde(with = "rust_decimal::serde::str")]
     pub on_hand: Decimal,
     pub updated_at: DateTime<Utc>,
 }
