@@ -667,6 +667,10 @@ mod tests {
             .unwrap();
         assert_eq!(log.status, SyncStatus::Cancelled);
         assert_eq!(i.last_sync, None);
+        // A System entry is an event, not a sync.
+        i.record_sync(run(SyncType::System, t0(), 0, SyncOutcome::Finished))
+            .unwrap();
+        assert_eq!(i.last_sync, None);
     }
 
     #[test]

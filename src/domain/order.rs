@@ -603,6 +603,15 @@ impl Order {
             self.status_before_review = Some(self.status);
             self.status = OrderStatus::Error;
         }
+        // Keep an earlier, different review reason (e.g. goods to put back) in the notes,
+        // since resolving the conflict clears the flag.
+        if let Some(earlier) = self
+            .review_reason
+            .take()
+            .filter(|r| r != ORDER_CONFLICT_REASON)
+        {
+            self.push_note(&format!("Earlier review reason: {earlier}"));
+        }
         self.review_reason = Some(ORDER_CONFLICT_REASON.to_owned());
         self.pending_shop_version = Some(shop_version);
     }
@@ -1388,6 +1397,24 @@ pub(crate) mod tests {
             ShopCancelOutcome::CancelledNeedsReview
         );
         assert!(c.pending_shop_version.is_none());
+    }
+
+    #[test]
+    fn conflict_on_an_order_flagged_for_another_reason_keeps_that_reason_in_notes() {
+        let inc = incoming("1");
+        let mut o = imported(&inc);
+        o.start_processing("x", later(1)).unwrap();
+        o.cancel_from_shop("customer", later(2));
+        let mut v2 = inc.clone();
+        v2.changed_at = Some(later(3));
+        v2.items[0].quantity = dec("4");
+        let c = assert_conflict(&o, v2);
+        assert_eq!(c.status, OrderStatus::Cancelled);
+        assert!(
+            c.notes
+                .unwrap_or_default()
+                .contains(CANCELLED_WHILE_PICKING_REASON)
+        );
     }
 
     #[test]
