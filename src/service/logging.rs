@@ -197,6 +197,21 @@ where
         .with_target(true)
 }
 
+/// A journald subscriber (as `init` builds it) with its reload handle, not installed globally.
+pub fn journald_subscriber(
+    level: &str,
+) -> Result<(impl tracing::Subscriber + Send + Sync, LogHandle), LoggingError> {
+    let (filter, handle) = reload::Layer::new(parse_filter(level)?);
+    let layer = journald_layer().map_err(LoggingError::Journald)?;
+    Ok((
+        tracing_subscriber::registry().with(filter).with(layer),
+        LogHandle {
+            target: LogTarget::Journald,
+            filter: handle,
+        },
+    ))
+}
+
 /// A stderr-style subscriber writing to `writer`, with its reload handle, for tests and tools
 /// that capture log output without installing a global subscriber.
 pub fn capture_subscriber<W>(
