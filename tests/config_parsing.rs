@@ -412,3 +412,13 @@ fn declared_integration_creates_and_updates_store_records() {
     assert_eq!(updated.updated_at, t1);
     assert_eq!(updated.created_at, t0);
 }
+
+#[test]
+fn dotted_and_inline_keys_are_located_too() {
+    let (key, line, _, _) = invalid("data_dir = \"/srv/x\"\ncontrol.bogus = 1\n");
+    assert_eq!((key.as_str(), line), ("control.bogus", 2));
+    let (key, line, _, _) = invalid("\nlog = { level = \"info\", colour = true }\n");
+    assert_eq!((key.as_str(), line), ("log.colour", 2));
+    let err = parse("[log]\nlevel = \"info\"\nlevel = \"debug\"\n").unwrap_err();
+    assert_eq!(err.line(), Some(3), "duplicate key: {err}");
+}
