@@ -516,7 +516,6 @@ impl ShoptetClient {
                 }
                 429 => {
                     inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    inner.throttle.mark_full(Instant::now());
                     limited_responses += 1;
                     let retry_after = attempt
                         .headers

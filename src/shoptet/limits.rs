@@ -100,18 +100,6 @@ impl Throttle {
         }
     }
 
-    /// Records that the shop answered 429: the bucket is full.
-    pub fn mark_full(&self, now: Instant) {
-        if let Ok(mut guard) = self.estimate.lock() {
-            let capacity = guard.map_or(200.0, |estimate| estimate.capacity);
-            *guard = Some(BucketEstimate {
-                filling: capacity,
-                capacity,
-                at: now,
-            });
-        }
-    }
-
     /// The current estimated filling and capacity, if any header was seen.
     pub fn estimate(&self, now: Instant) -> Option<(f64, f64)> {
         let guard = self.estimate.lock().ok()?;
@@ -190,14 +178,14 @@ mod tests {
     }
 
     #[test]
-    fn full_bucket_after_429_and_cap() {
+    fn delay_is_capped() {
         let throttle = Throttle::new(ThrottleConfig {
             assumed_cost: 0.0,
             max_delay: Duration::from_secs(3),
             ..ThrottleConfig::default()
         });
         let now = Instant::now();
-        throttle.mark_full(now);
+        throttle.observe(200.0, 200.0, now);
         // 200 - 150 = 50 drops → 5 s, capped at 3 s.
         assert_eq!(throttle.reserve(now), Duration::from_secs(3));
         assert_eq!(throttle.estimate(now), Some((200.0, 200.0)));
