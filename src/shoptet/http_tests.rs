@@ -813,7 +813,7 @@ async fn price_update_chunks_and_sends_dec2_strings() {
     config.max_batch_rows = 100;
     let client = ShoptetClient::new(config, private("p")).unwrap();
     let mut rows: Vec<PriceUpdateRow> = (0..250)
-        .map(|i| PriceUpdateRow::with_vat(format!("P{i}"), Decimal::new(64_9, 0)))
+        .map(|i| PriceUpdateRow::with_vat(format!("P{i}"), Decimal::new(649, 0)))
         .collect();
     rows[100].code = "GONE".to_owned();
     let report = client.update_prices(7, &rows).await.unwrap();
