@@ -388,15 +388,16 @@ async fn two_hundred_concurrent_clients_are_all_answered() {
     for task in tasks {
         task.await.unwrap();
     }
-    let state = server.handler.state.lock().unwrap();
-    assert_eq!(state.stock.len(), 200, "no request lost");
-    for n in 0..200u32 {
-        assert_eq!(
-            state.stock[&("demo".to_owned(), format!("SKU-{n}"))],
-            Decimal::from(n)
-        );
+    {
+        let state = server.handler.state.lock().unwrap();
+        assert_eq!(state.stock.len(), 200, "no request lost");
+        for n in 0..200u32 {
+            assert_eq!(
+                state.stock[&("demo".to_owned(), format!("SKU-{n}"))],
+                Decimal::from(n)
+            );
+        }
     }
-    drop(state);
     server.stop().await;
 }
 

@@ -970,18 +970,14 @@ impl Request {
                     }
                 }
             }
-            Self::SyncHistory { days, .. } => {
-                if *days == 0 || *days > MAX_HISTORY_DAYS {
-                    return Err(ControlError::invalid_argument(format!(
-                        "`days` must be between 1 and {MAX_HISTORY_DAYS} (got {days})"
-                    )));
-                }
+            Self::SyncHistory { days, .. } if *days == 0 || *days > MAX_HISTORY_DAYS => {
+                return Err(ControlError::invalid_argument(format!(
+                    "`days` must be between 1 and {MAX_HISTORY_DAYS} (got {days})"
+                )));
             }
             Self::ErrorResolve { resolution, .. } => non_empty("resolution", resolution)?,
-            Self::FulfillmentReport { from, to, .. } => {
-                if from >= to {
-                    return Err(ControlError::invalid_argument("`from` must be before `to`"));
-                }
+            Self::FulfillmentReport { from, to, .. } if from >= to => {
+                return Err(ControlError::invalid_argument("`from` must be before `to`"));
             }
             Self::Backup { path } => {
                 non_empty("path", path)?;
@@ -1343,6 +1339,7 @@ pub struct BackupResult {
 /// secret (tested).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // short-lived values, one per request: boxing buys nothing
 pub enum Response {
     /// create, get, update, activate, deactivate, update_credentials.
     Integration(IntegrationView),
