@@ -845,3 +845,51 @@ fn failure_envelope_shape() {
     let error = envelope.into_result().unwrap_err();
     assert_eq!(error.code, ErrorCode::NotFound);
 }
+
+#[test]
+fn the_protocol_document_covers_every_operation_and_error_code() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md")).unwrap();
+    for op in Request::OP_NAMES {
+        assert!(
+            doc.contains(&format!("| `{op}`")),
+            "docs/protocol.md lacks a row for `{op}`"
+        );
+    }
+    for code in [
+        "not_found",
+        "invalid_argument",
+        "conflict",
+        "unauthorized",
+        "unavailable",
+        "busy",
+        "internal",
+    ] {
+        assert!(
+            doc.contains(&format!("| `{code}`")),
+            "docs/protocol.md lacks error code `{code}`"
+        );
+    }
+    for response in every_response() {
+        let tag = exhaustive_response(&response);
+        assert!(
+            doc.contains(&format!("| `{tag}`")),
+            "docs/protocol.md lacks result type `{tag}`"
+        );
+    }
+}
+
+#[test]
+fn decimals_are_strings_on_the_wire_and_numbers_are_accepted() {
+    let parsed = parse_request_line(
+        br#"{"v":1,"id":1,"op":"stock.set","args":{"integration":"demo","code":"A","quantity":42}}"#,
+    )
+    .unwrap();
+    let parsed_str = parse_request_line(
+        br#"{"v":1,"id":1,"op":"stock.set","args":{"integration":"demo","code":"A","quantity":"42"}}"#,
+    )
+    .unwrap();
+    assert_eq!(parsed.request, parsed_str.request);
+    let json = serde_json::to_value(&parsed.request).unwrap();
+    assert_eq!(json["args"]["quantity"], "42");
+}

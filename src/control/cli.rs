@@ -36,7 +36,13 @@ pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// Drives shoptet-syncd over its control socket.
 #[derive(Debug, Parser)]
-#[command(name = "shoptetctl", version, about, propagate_version = true)]
+#[command(
+    name = "shoptetctl",
+    version,
+    about = "Drives shoptet-syncd over its control socket.",
+    propagate_version = true,
+    after_help = "Exit codes: 0 success, 1 the daemon refused (message printed), 2 usage or input error, 3 cannot reach the daemon."
+)]
 pub struct Cli {
     /// Control socket of shoptet-syncd.
     #[arg(long, global = true, env = SOCKET_ENV, default_value = DEFAULT_SOCKET, value_name = "PATH")]
@@ -198,6 +204,7 @@ pub struct IntegrationSettings {
 pub enum IntegrationCommand {
     /// Create an integration (inactive until activated).
     Create {
+        /// Integration name.
         name: String,
         /// The e-shop's URL.
         #[arg(long, value_name = "URL")]
@@ -213,6 +220,7 @@ pub enum IntegrationCommand {
     List,
     /// Change settings; only the given options change.
     Update {
+        /// Integration name.
         name: String,
         /// New unique name.
         #[arg(long, value_name = "NAME")]
@@ -229,12 +237,14 @@ pub enum IntegrationCommand {
     Activate { name: String },
     /// Stop syncing.
     Deactivate {
+        /// Integration name.
         name: String,
         #[arg(long)]
         reason: String,
     },
     /// Replace the credentials.
     Credentials {
+        /// Integration name.
         name: String,
         #[command(flatten)]
         token: TokenSource,
@@ -256,6 +266,7 @@ pub enum SyncCommand {
     Full(SyncArgs),
     /// Past syncs.
     History {
+        /// Integration name.
         integration: String,
         /// How many days back.
         #[arg(long, default_value_t = 30)]
@@ -266,6 +277,7 @@ pub enum SyncCommand {
 /// Arguments of a sync.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
+    /// Integration name.
     pub integration: String,
     /// Sync even if the schedule says it is not due.
     #[arg(long)]
@@ -334,6 +346,7 @@ pub struct PageArgs {
 pub enum OrdersCommand {
     /// List orders, newest first.
     List {
+        /// Integration name.
         integration: String,
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
@@ -360,6 +373,7 @@ pub enum OrderCommand {
     Get { integration: String, code: String },
     /// Start picking the order.
     Process {
+        /// Integration name.
         integration: String,
         code: String,
         /// Picking session the order joins.
@@ -368,6 +382,7 @@ pub enum OrderCommand {
     },
     /// Mark the order shipped.
     Ship {
+        /// Integration name.
         integration: String,
         code: String,
         /// Carrier tracking number (at most 32 characters).
@@ -379,6 +394,7 @@ pub enum OrderCommand {
     },
     /// Cancel the order.
     Cancel {
+        /// Integration name.
         integration: String,
         code: String,
         #[arg(long)]
@@ -386,12 +402,14 @@ pub enum OrderCommand {
     },
     /// Add a note to the order.
     Note {
+        /// Integration name.
         integration: String,
         code: String,
         note: String,
     },
     /// Settle an order the shop changed after import.
     Resolve {
+        /// Integration name.
         integration: String,
         code: String,
         #[command(flatten)]
@@ -399,6 +417,7 @@ pub enum OrderCommand {
     },
     /// Quantities to pick per product code over a picking session's orders.
     PickList {
+        /// Integration name.
         integration: String,
         session: String,
     },
@@ -421,6 +440,7 @@ pub struct ResolveChoice {
 pub enum ProductsCommand {
     /// List products by code.
     List {
+        /// Integration name.
         integration: String,
         #[arg(long)]
         out_of_stock: bool,
@@ -448,12 +468,14 @@ pub enum Switch {
 pub enum ProductCommand {
     /// Set a product's price (pushed to the shop).
     Price {
+        /// Integration name.
         integration: String,
         code: String,
         price: Decimal,
     },
     /// Include or exclude a product from stock and price sync.
     Sync {
+        /// Integration name.
         integration: String,
         code: String,
         #[arg(value_enum)]
@@ -466,12 +488,14 @@ pub enum ProductCommand {
 pub enum StockCommand {
     /// Set the on-hand quantity of one code in the store's warehouse.
     Set {
+        /// Integration name.
         integration: String,
         code: String,
         quantity: Decimal,
     },
     /// Set many codes from a CSV file with the header `code,quantity` (`-` reads stdin).
     Import {
+        /// Integration name.
         integration: String,
         file: PathBuf,
         /// Rows per request; each request is applied all or nothing.
@@ -499,6 +523,7 @@ pub struct ErrorsArgs {
 pub enum ErrorsCommand {
     /// Mark an error resolved; you are recorded as the resolver.
     Resolve {
+        /// Integration name.
         integration: String,
         id: Uuid,
         #[arg(long)]
@@ -511,6 +536,7 @@ pub enum ErrorsCommand {
 pub enum OutboxCommand {
     /// Pending and dead-letter entries in send order.
     List {
+        /// Integration name.
         integration: String,
         /// Only dead letters.
         #[arg(long)]
@@ -518,6 +544,7 @@ pub enum OutboxCommand {
     },
     /// Send one entry now, or every dead letter again.
     Retry {
+        /// Integration name.
         integration: String,
         #[arg(
             required_unless_present = "dead_letters",
@@ -538,6 +565,7 @@ pub enum ReportCommand {
     /// Orders created in a date range and how fast they shipped.
     #[command(alias = "fulfilment")]
     Fulfillment {
+        /// Integration name.
         integration: String,
         /// First day (YYYY-MM-DD, UTC) or RFC 3339 time.
         #[arg(long, value_name = "DATE")]
