@@ -893,3 +893,20 @@ fn decimals_are_strings_on_the_wire_and_numbers_are_accepted() {
     let json = serde_json::to_value(&parsed.request).unwrap();
     assert_eq!(json["args"]["quantity"], "42");
 }
+
+#[test]
+fn every_response_renders_for_people_without_secrets() {
+    for response in every_response() {
+        let text = shoptet_sync::control::render::render(&response);
+        let tag = exhaustive_response(&response);
+        assert!(text.ends_with('\n') && text.len() > 5, "{tag}: {text:?}");
+        assert!(!text.contains(TOKEN), "{tag}");
+        assert!(
+            text.lines().all(|l| l == l.trim_end()),
+            "{tag} has trailing spaces:\n{text}"
+        );
+        if std::env::var_os("SHOW_RENDER").is_some() {
+            println!("--- {tag}\n{text}");
+        }
+    }
+}

@@ -175,8 +175,10 @@ fn key_values(pairs: &[(&str, String)]) -> String {
         .max()
         .unwrap_or(0);
     let mut out = String::new();
-    for (key, value) in pairs {
-        let _ = writeln!(out, "{key:<width$}  {}", clean_cell_long(value));
+    // Empty values (no status reason, no notes, …) are left out rather than shown blank.
+    for (key, value) in pairs.iter().filter(|(_, value)| !value.trim().is_empty()) {
+        let line = format!("{key:<width$}  {}", clean_cell_long(value));
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out
 }
@@ -274,12 +276,20 @@ pub fn render(response: &Response) -> String {
         ),
         Response::SyncHistory(logs) => sync_history(logs),
         Response::Errors(errors) => error_table(errors),
-        Response::Error(error) => format!(
-            "error {} resolved by {}: {}\n",
-            error.id,
-            opt(&error.resolved_by),
-            clean_cell_long(&opt(&error.resolution))
-        ),
+        Response::Error(error) => match &error.resolved_at {
+            Some(at) => format!(
+                "error {} resolved by {} at {}: {}\n",
+                error.id,
+                error.resolved_by.as_deref().unwrap_or("unknown"),
+                time(at),
+                clean_cell_long(&opt(&error.resolution))
+            ),
+            None => format!(
+                "error {} is unresolved: {}\n",
+                error.id,
+                clean_cell_long(&error.message)
+            ),
+        },
         Response::Outbox(entries) => outbox_table(entries),
         Response::OutboxChange(change) => {
             format!(
