@@ -13,6 +13,9 @@ use super::protocol::{
 
 /// Largest response line the client accepts (a big page of products is a few MiB).
 const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
+/// Connection attempts retried while the daemon's listen backlog is full.
+const CONNECT_RETRIES: u32 = 40;
+const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// Why a call did not produce a result.
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +54,27 @@ impl ControlClient {
     /// Connects to the socket at `path`.
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
         let path = path.as_ref();
-        let stream = UnixStream::connect(path)
-            .await
-            .map_err(|source| ClientError::Connect {
-                path: path.to_owned(),
-                source,
-            })?;
+        // A full listen backlog (daemon at its connection bound) refuses with EAGAIN instead of
+        // queueing: retry briefly before reporting the daemon unreachable.
+        let mut attempts = 0;
+        let stream = loop {
+            match UnixStream::connect(path).await {
+                Ok(stream) => break stream,
+                Err(source)
+                    if source.kind() == std::io::ErrorKind::WouldBlock
+                        && attempts < CONNECT_RETRIES =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(CONNECT_RETRY_DELAY).await;
+                }
+                Err(source) => {
+                    return Err(ClientError::Connect {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            }
+        };
         let (read, writer) = stream.into_split();
         Ok(Self {
             reader: BufReader::new(read),
