@@ -358,6 +358,8 @@ impl Store {
                 orders.push(order);
             }
         }
+        // Keys order by whole microseconds; a stable sort makes the order exact below that.
+        orders.sort_by_key(|order| order.imported_at);
         Ok(orders)
     }
 
@@ -426,6 +428,7 @@ impl Store {
                 logs.push(log);
             }
         }
+        logs.sort_by_key(|log| log.started_at);
         Ok(logs)
     }
 
@@ -435,12 +438,11 @@ impl Store {
         id: IntegrationId,
         unresolved_only: bool,
     ) -> Result<Vec<ErrorLog>, StoreError> {
-        let errors: Vec<ErrorLog> =
+        let mut errors: Vec<ErrorLog> =
             self.decode_prefix(TreeId::Errors, &keys::integration_prefix(id))?;
-        Ok(errors
-            .into_iter()
-            .filter(|error| !unresolved_only || error.resolved_at.is_none())
-            .collect())
+        errors.retain(|error| !unresolved_only || error.resolved_at.is_none());
+        errors.sort_by_key(|error| error.occurred_at);
+        Ok(errors)
     }
 
     /// Price changes, oldest first: all of the integration's, or one product's.
@@ -449,15 +451,13 @@ impl Store {
         id: IntegrationId,
         product_code: Option<&str>,
     ) -> Result<Vec<PriceChange>, StoreError> {
-        let changes: Vec<PriceChange> =
+        let mut changes: Vec<PriceChange> =
             self.decode_prefix(TreeId::PriceHistory, &keys::integration_prefix(id))?;
-        Ok(match product_code {
-            Some(code) => changes
-                .into_iter()
-                .filter(|change| change.product_code == code)
-                .collect(),
-            None => changes,
-        })
+        if let Some(code) = product_code {
+            changes.retain(|change| change.product_code == code);
+        }
+        changes.sort_by_key(|change| change.changed_at);
+        Ok(changes)
     }
 
     /// A named per-integration value.
