@@ -153,7 +153,7 @@ pub fn outbox(integration_id: IntegrationId, seq: u64, order_code: &str) -> Outb
         integration_id,
         seq,
         order_code: order_code.to_owned(),
-        action: if seq % 2 == 0 {
+        action: if seq.is_multiple_of(2) {
             OutboxAction::SetStatus { status_id: -3 }
         } else {
             OutboxAction::SetTrackingNumber {
