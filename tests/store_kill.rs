@@ -103,10 +103,10 @@ fn acknowledged_writes_survive_sigkill() {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 // The harness may print "test <name> ... " on the same line first.
-                if let Some((_, seq)) = line.split_once("ACK ") {
-                    if acks.send(seq.trim().parse().unwrap()).is_err() {
-                        break;
-                    }
+                if let Some((_, seq)) = line.split_once("ACK ")
+                    && acks.send(seq.trim().parse().unwrap()).is_err()
+                {
+                    break;
                 }
             }
         });
