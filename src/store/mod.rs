@@ -67,6 +67,9 @@ pub enum StoreError {
         key: String,
         reason: String,
     },
+    /// A tree as a whole disagrees with another (an index with stale entries).
+    #[error("tree {tree} is inconsistent: {reason}")]
+    Inconsistent { tree: &'static str, reason: String },
     /// A value cannot be part of a key.
     #[error("invalid {what}: {reason}")]
     InvalidKey { what: &'static str, reason: String },
@@ -594,9 +597,8 @@ impl Store {
         for index in [TreeId::OrdersByStatus, TreeId::OrdersByImport] {
             let entries = self.tree(index).len() as u64;
             if entries != orders {
-                return Err(StoreError::Corrupt {
+                return Err(StoreError::Inconsistent {
                     tree: index.name(),
-                    key: String::new(),
                     reason: format!("{entries} index entries for {orders} orders"),
                 });
             }
