@@ -82,7 +82,7 @@ fn load_state(c: &mut Criterion) {
         store.commit_blocking(cs).unwrap();
         for page in 0..LOADED_ORDERS / 500 {
             let mut cs = Changeset::new();
-            for n in 0..500 {
+            for n in 0..500u32 {
                 let code = format!("{page:05}{n:03}");
                 cs.put_order(&order(integration_id, &code, OrderStatus::Imported, at(0)));
                 if n.is_multiple_of(5) {
