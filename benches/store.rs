@@ -27,7 +27,9 @@ fn commit_page(c: &mut Criterion) {
     store.commit_blocking(cs).unwrap();
 
     let mut group = c.benchmark_group("store");
-    group.sample_size(30).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(8));
     let mut page = 0u64;
     group.bench_function("commit 50 new orders + cursor", |b| {
         b.iter_batched(
@@ -93,7 +95,9 @@ fn load_state(c: &mut Criterion) {
         }
     }
     let mut group = c.benchmark_group("store");
-    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("load_state 10,000 orders + 2,000 products", |b| {
         b.iter(|| {
             let state = store.load_state(id).unwrap().unwrap();

@@ -551,3 +551,33 @@ async fn async_commit_is_durable_for_a_fresh_open_after_drop() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.integration(a).unwrap().unwrap().name, "alpha");
 }
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Sled(_)), "{err:?}");
+}
+
+#[test]
+fn damaged_order_bytes_never_panic() {
+    use shoptet_sync::store::codec;
+    let order = order(id(1), "2025000318", OrderStatus::Imported, at(0));
+    let bytes = codec::encode(TreeId::Orders, b"k", &order).unwrap();
+    let decoded: shoptet_sync::domain::Order = codec::decode(TreeId::Orders, b"k", &bytes).unwrap();
+    assert_eq!(decoded, order);
+    for len in 0..bytes.len() {
+        assert!(
+            codec::decode::<shoptet_sync::domain::Order>(TreeId::Orders, b"k", &bytes[..len])
+                .is_err()
+        );
+    }
+    for position in 1..bytes.len() {
+        for flip in [0x01u8, 0x40, 0xff] {
+            let mut damaged = bytes.clone();
+            damaged[position] ^= flip;
+            let _ = codec::decode::<shoptet_sync::domain::Order>(TreeId::Orders, b"k", &damaged);
+        }
+    }
+}

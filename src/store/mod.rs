@@ -355,7 +355,9 @@ impl Store {
         let mut orders = Vec::new();
         for key in self.tree(TreeId::OrdersByImport).range(start..end).keys() {
             let key = key?;
-            let code = &key[keys::ID_LEN + keys::U64_LEN..];
+            let code = key.get(keys::ID_LEN + keys::U64_LEN..).ok_or_else(|| {
+                StoreError::corrupt(TreeId::OrdersByImport, &key, "the key is short")
+            })?;
             let order = self.indexed_order(TreeId::OrdersByImport, &key, id, code)?;
             if order.imported_at >= from && order.imported_at < to {
                 orders.push(order);
