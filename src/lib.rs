@@ -7,12 +7,14 @@
 //! - [`sim`]: a faithful local Shoptet API simulator for tests, benches and the demo;
 //! - [`actors`]: the supervisor and one integration actor per store;
 //! - [`control`]: the Unix-socket protocol shared by the daemon and `shoptetctl`;
-//! - [`config`]: the daemon's configuration file.
+//! - [`config`]: the daemon's configuration file;
+//! - [`service`]: running as a system service: sd_notify, logging, signals, exit codes.
 
 pub mod actors;
 pub mod config;
 pub mod control;
 pub mod domain;
+pub mod service;
 pub mod shoptet;
 pub mod sim;
 pub mod store;

@@ -1,1 +1,774 @@
 //! The daemon configuration file (TOML): data directory, socket, access control, logging, defaults.
+//!
+//! Loading is strict: unknown keys are errors, every value is validated, and every error names
+//! the file, the line and column, and the key (`ConfigError::Invalid`). Names of users and groups
+//! are resolved to ids at load time, and declared integrations have their tokens read from files
+//! (typically systemd credentials under `$CREDENTIALS_DIRECTORY`). Problems that should not stop
+//! the daemon (a token file readable by others) come back as warnings, because logging is not set
+//! up yet when the file is read.
+
+mod integration;
+mod locate;
+mod users;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use integration::{DeclaredIntegration, TokenKind};
+pub use locate::{KeyPath, KeySegment, line_col};
+pub use users::{Lookup, group_id, user_id};
+
+/// Where the packaged unit and docs expect the file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/shoptet-sync/shoptet-sync.toml";
+/// The systemd `StateDirectory=`.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/shoptet-sync";
+/// Inside the systemd `RuntimeDirectory=`; also shoptetctl's default.
+pub const DEFAULT_SOCKET_PATH: &str = "/run/shoptet-sync/control.sock";
+/// Used when an integration declares no `api_base_url`.
+pub const DEFAULT_API_BASE_URL: &str = "https://api.myshoptet.com";
+
+/// The configuration could not be used. The daemon exits with `EX_CONFIG` (78) on these.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("cannot read configuration file {}: {reason}", path.display())]
+    Read {
+        /// The configuration file.
+        path: PathBuf,
+        /// The I/O error (kept inline so the message is complete on its own).
+        reason: std::io::Error,
+    },
+    /// A syntax error, an unknown key, a wrong type or an invalid value.
+    #[error("{}:{line}:{column}: {}{message}", path.display(), key.as_ref().map(|k| format!("key `{k}`: ")).unwrap_or_default())]
+    Invalid {
+        /// The configuration file.
+        path: PathBuf,
+        /// 1-based line of the offending key (or of the syntax error).
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The dotted key path, when one could be determined.
+        key: Option<String>,
+        /// What is wrong, and for values what is expected.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The dotted key this error is about, if known.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { key, .. } => key.as_deref(),
+            Self::Read { .. } => None,
+        }
+    }
+
+    /// The 1-based line this error is about, if known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::Invalid { line, .. } => Some(*line),
+            Self::Read { .. } => None,
+        }
+    }
+}
+
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogOutput {
+    /// journald when stderr is connected to the journal (`JOURNAL_STREAM`), stderr otherwise.
+    #[default]
+    Auto,
+    /// Always the native journald protocol.
+    Journald,
+    /// Always human-readable lines on stderr.
+    Stderr,
+}
+
+/// `[log]`: output and level; the level can be changed by SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// Where lines go.
+    pub output: LogOutput,
+    /// A `tracing_subscriber::EnvFilter` directive, e.g. `info` or `info,shoptet_sync::shoptet=debug`.
+    pub level: String,
+}
+
+/// `[control]`: the Unix socket shoptetctl and warehouse systems talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlSettings {
+    /// Absolute path of the socket; a stale file there is removed at start.
+    pub socket_path: PathBuf,
+    /// Group that owns the socket (name as configured), if any.
+    pub socket_group: Option<String>,
+    /// That group's id, resolved at load time.
+    pub socket_gid: Option<u32>,
+    /// Permission bits of the socket (never any for "others").
+    pub socket_mode: u32,
+    /// Connections served at once; more wait for a slot.
+    pub max_connections: usize,
+    /// Largest accepted request line, in bytes.
+    pub max_request_bytes: usize,
+    /// Time allowed for one request to be read and answered.
+    pub request_timeout: Duration,
+    /// An idle connection is closed after this long.
+    pub idle_timeout: Duration,
+}
+
+/// Who may use the control socket (checked against SO_PEERCRED), and who may change things.
+///
+/// uid 0 and the daemon's own uid are always administrators. Administrators are always allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessPolicy {
+    /// uids allowed to connect (from `allowed_uids` and `allowed_users`).
+    pub allowed_uids: BTreeSet<u32>,
+    /// Primary gids allowed to connect (from `allowed_gids` and `allowed_groups`).
+    pub allowed_gids: BTreeSet<u32>,
+    /// uids allowed to change state or credentials (from `admin_uids` and `admin_users`).
+    pub admin_uids: BTreeSet<u32>,
+    /// gids whose members are administrators (from `admin_gids` and `admin_groups`).
+    pub admin_gids: BTreeSet<u32>,
+}
+
+/// What a connecting peer may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PeerAccess {
+    /// Refused with `unauthorized`.
+    Denied,
+    /// Read-only operations.
+    ReadOnly,
+    /// Everything, including state and credential changes.
+    Admin,
+}
+
+impl AccessPolicy {
+    /// Classifies a peer by its credentials; `daemon_uid` is the daemon's own effective uid.
+    pub fn decide(&self, peer_uid: u32, peer_gid: u32, daemon_uid: u32) -> PeerAccess {
+        if peer_uid == 0
+            || peer_uid == daemon_uid
+            || self.admin_uids.contains(&peer_uid)
+            || self.admin_gids.contains(&peer_gid)
+        {
+            PeerAccess::Admin
+        } else if self.allowed_uids.contains(&peer_uid) || self.allowed_gids.contains(&peer_gid) {
+            PeerAccess::ReadOnly
+        } else {
+            PeerAccess::Denied
+        }
+    }
+}
+
+/// `[retention]`: how long history is kept in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Sync logs older than this many days are pruned.
+    pub sync_log_days: u32,
+    /// Resolved errors older than this many days are pruned (unresolved ones are kept).
+    pub resolved_error_days: u32,
+}
+
+/// `[sync]`: defaults for integrations that do not set their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncDefaults {
+    /// Minutes between scheduled syncs, 1..=1440.
+    pub interval_minutes: u32,
+    /// Quiet time after a stock change before the inventory push, to batch bursts.
+    pub inventory_debounce: Duration,
+}
+
+/// The validated daemon configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    /// The sled store and other state.
+    pub data_dir: PathBuf,
+    /// Graceful shutdown deadline after SIGTERM (the unit's TimeoutStopSec is larger).
+    pub shutdown_timeout: Duration,
+    /// The control socket.
+    pub control: ControlSettings,
+    /// Access control for the control socket.
+    pub access: AccessPolicy,
+    /// Logging.
+    pub log: LogSettings,
+    /// History retention.
+    pub retention: Retention,
+    /// Sync defaults.
+    pub sync: SyncDefaults,
+    /// Integrations created or updated at start (and on reload).
+    pub integrations: Vec<DeclaredIntegration>,
+}
+
+/// A loaded configuration and the warnings to log once logging is up.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The configuration.
+    pub config: DaemonConfig,
+    /// Non-fatal problems (never containing secrets).
+    pub warnings: Vec<String>,
+}
+
+/// The parts of the environment loading depends on, explicit so tests can set them.
+#[derive(Debug, Clone, Default)]
+pub struct LoadEnv {
+    /// `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`).
+    pub credentials_directory: Option<PathBuf>,
+}
+
+impl LoadEnv {
+    /// Reads the process environment.
+    pub fn from_process() -> Self {
+        Self {
+            credentials_directory: std::env::var_os("CREDENTIALS_DIRECTORY")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        let raw = RawConfig::default();
+        Self {
+            data_dir: raw.data_dir,
+            shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+            control: ControlSettings {
+                socket_path: raw.control.socket_path,
+                socket_group: None,
+                socket_gid: None,
+                socket_mode: raw.control.socket_mode,
+                max_connections: raw.control.max_connections as usize,
+                max_request_bytes: raw.control.max_request_bytes as usize,
+                request_timeout: Duration::from_secs(raw.control.request_timeout_secs),
+                idle_timeout: Duration::from_secs(raw.control.idle_timeout_secs),
+            },
+            access: AccessPolicy::default(),
+            log: LogSettings {
+                output: raw.log.output,
+                level: raw.log.level,
+            },
+            retention: Retention {
+                sync_log_days: raw.retention.sync_log_days,
+                resolved_error_days: raw.retention.resolved_error_days,
+            },
+            sync: SyncDefaults {
+                interval_minutes: raw.sync.interval_minutes,
+                inventory_debounce: Duration::from_secs(raw.sync.inventory_debounce_secs),
+            },
+            integrations: Vec::new(),
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// Reads and validates the file at `path`, taking `$CREDENTIALS_DIRECTORY` from the process.
+    pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
+            path: path.to_owned(),
+            reason,
+        })?;
+        Self::parse(&text, path, &LoadEnv::from_process())
+    }
+
+    /// Validates `text`; `origin` is the file it came from (for messages and relative token paths).
+    pub fn parse(text: &str, origin: &Path, env: &LoadEnv) -> Result<LoadedConfig, ConfigError> {
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(err) => return Err(from_toml_error(text, origin, &err)),
+        };
+        let mut warnings = Vec::new();
+        let base_dir = origin.parent().map(Path::to_path_buf).unwrap_or_default();
+        resolve(raw, &base_dir, env, &mut warnings)
+            .map(|config| LoadedConfig { config, warnings })
+            .map_err(|issue| locate_issue(text, origin, issue))
+    }
+
+    /// Settings that differ between `self` and `new` but only take effect after a restart; a
+    /// SIGHUP reload reports them and keeps the running values.
+    pub fn restart_required_changes(&self, new: &DaemonConfig) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.data_dir != new.data_dir {
+            changed.push("data_dir");
+        }
+        if self.control.socket_path != new.control.socket_path {
+            changed.push("control.socket_path");
+        }
+        if self.control.socket_gid != new.control.socket_gid {
+            changed.push("control.socket_group");
+        }
+        if self.control.socket_mode != new.control.socket_mode {
+            changed.push("control.socket_mode");
+        }
+        if self.log.output != new.log.output {
+            changed.push("log.output");
+        }
+        changed
+    }
+}
+
+/// A validation failure before it is located in the text.
+struct Issue {
+    key: KeyPath,
+    message: String,
+}
+
+fn issue(key: KeyPath, message: impl Into<String>) -> Issue {
+    Issue {
+        key,
+        message: message.into(),
+    }
+}
+
+fn key(dotted: &str) -> KeyPath {
+    KeyPath::parse_dotted(dotted)
+}
+
+fn from_toml_error(text: &str, origin: &Path, err: &toml::de::Error) -> ConfigError {
+    let message = err.message().trim().to_owned();
+    let Some(span) = err.span() else {
+        return ConfigError::Invalid {
+            path: origin.to_owned(),
+            line: 1,
+            column: 1,
+            key: None,
+            message,
+        };
+    };
+    // Errors from deserialisation (unknown key, wrong type) come on a syntactically valid
+    // document, so it can be re-parsed with spans to find which key the error is about.
+    let found = toml::de::DeTable::parse(text)
+        .ok()
+        .and_then(|doc| locate::key_at(doc.get_ref(), span.start));
+    let (line, column) = line_col(text, span.start);
+    ConfigError::Invalid {
+        path: origin.to_owned(),
+        line,
+        column,
+        key: found.map(|(path, _)| path.to_string()),
+        message,
+    }
+}
+
+fn locate_issue(text: &str, origin: &Path, issue: Issue) -> ConfigError {
+    let span = toml::de::DeTable::parse(text)
+        .ok()
+        .and_then(|doc| nearest_span(doc.get_ref(), &issue.key));
+    let (line, column) = span.map_or((1, 1), |s| line_col(text, s.start));
+    ConfigError::Invalid {
+        path: origin.to_owned(),
+        line,
+        column,
+        key: Some(issue.key.to_string()),
+        message: issue.message,
+    }
+}
+
+/// The span of `key`, or of its closest present ancestor (a missing required key is reported at
+/// its table).
+fn nearest_span(doc: &toml::de::DeTable<'_>, key: &KeyPath) -> Option<std::ops::Range<usize>> {
+    let mut path = key.clone();
+    loop {
+        if let Some(span) = locate::span_of(doc, &path) {
+            return Some(span);
+        }
+        path.0.pop()?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    data_dir: PathBuf,
+    shutdown_timeout_secs: u64,
+    control: RawControl,
+    access: RawAccess,
+    log: RawLog,
+    retention: RawRetention,
+    sync: RawSync,
+    #[serde(rename = "integration")]
+    integrations: Vec<integration::RawIntegration>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            shutdown_timeout_secs: 20,
+            control: RawControl::default(),
+            access: RawAccess::default(),
+            log: RawLog::default(),
+            retention: RawRetention::default(),
+            sync: RawSync::default(),
+            integrations: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawControl {
+    socket_path: PathBuf,
+    socket_group: Option<String>,
+    socket_mode: u32,
+    max_connections: u32,
+    max_request_bytes: u64,
+    request_timeout_secs: u64,
+    idle_timeout_secs: u64,
+}
+
+impl Default for RawControl {
+    fn default() -> Self {
+        Self {
+            socket_path: PathBuf::from(DEFAULT_SOCKET_PATH),
+            socket_group: None,
+            socket_mode: 0o660,
+            max_connections: 64,
+            max_request_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            idle_timeout_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAccess {
+    allowed_uids: Vec<u32>,
+    allowed_gids: Vec<u32>,
+    allowed_users: Vec<String>,
+    allowed_groups: Vec<String>,
+    admin_uids: Vec<u32>,
+    admin_gids: Vec<u32>,
+    admin_users: Vec<String>,
+    admin_groups: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLog {
+    output: LogOutput,
+    level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            output: LogOutput::Auto,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRetention {
+    sync_log_days: u32,
+    resolved_error_days: u32,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        Self {
+            sync_log_days: 90,
+            resolved_error_days: 30,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSync {
+    interval_minutes: u32,
+    inventory_debounce_secs: u64,
+}
+
+impl Default for RawSync {
+    fn default() -> Self {
+        Self {
+            interval_minutes: 15,
+            inventory_debounce_secs: 5,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation and resolution.
+
+fn check_range<T: PartialOrd + std::fmt::Display + Copy>(
+    dotted: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<T, Issue> {
+    if value < min || value > max {
+        Err(issue(
+            key(dotted),
+            format!("{value} is out of range; expected {min} to {max}"),
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+fn resolve(
+    raw: RawConfig,
+    base_dir: &Path,
+    env: &LoadEnv,
+    warnings: &mut Vec<String>,
+) -> Result<DaemonConfig, Issue> {
+    if !raw.data_dir.is_absolute() {
+        return Err(issue(key("data_dir"), "must be an absolute path"));
+    }
+    let shutdown_secs = check_range("shutdown_timeout_secs", raw.shutdown_timeout_secs, 1, 600)?;
+    let control = resolve_control(raw.control)?;
+    let access = resolve_access(&raw.access)?;
+
+    if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&raw.log.level) {
+        return Err(issue(
+            key("log.level"),
+            format!("not a valid level or filter directive: {err}"),
+        ));
+    }
+    let retention = Retention {
+        sync_log_days: check_range(
+            "retention.sync_log_days",
+            raw.retention.sync_log_days,
+            1,
+            3650,
+        )?,
+        resolved_error_days: check_range(
+            "retention.resolved_error_days",
+            raw.retention.resolved_error_days,
+            1,
+            3650,
+        )?,
+    };
+    let sync = SyncDefaults {
+        interval_minutes: check_range("sync.interval_minutes", raw.sync.interval_minutes, 1, 1440)?,
+        inventory_debounce: Duration::from_secs(check_range(
+            "sync.inventory_debounce_secs",
+            raw.sync.inventory_debounce_secs,
+            0,
+            3600,
+        )?),
+    };
+
+    let mut integrations = Vec::with_capacity(raw.integrations.len());
+    let mut names = BTreeSet::new();
+    for (index, decl) in raw.integrations.into_iter().enumerate() {
+        let at = KeyPath::default().key("integration").index(index);
+        if !names.insert(decl.name.clone()) {
+            return Err(issue(
+                at.key("name"),
+                format!("integration `{}` is declared twice", decl.name),
+            ));
+        }
+        integrations.push(integration::resolve(
+            decl, &at, &sync, base_dir, env, warnings,
+        )?);
+    }
+
+    Ok(DaemonConfig {
+        data_dir: raw.data_dir,
+        shutdown_timeout: Duration::from_secs(shutdown_secs),
+        control,
+        access,
+        log: LogSettings {
+            output: raw.log.output,
+            level: raw.log.level,
+        },
+        retention,
+        sync,
+        integrations,
+    })
+}
+
+fn resolve_control(raw: RawControl) -> Result<ControlSettings, Issue> {
+    if !raw.socket_path.is_absolute() {
+        return Err(issue(
+            key("control.socket_path"),
+            "must be an absolute path",
+        ));
+    }
+    if raw.socket_path.as_os_str().len() > 107 {
+        return Err(issue(
+            key("control.socket_path"),
+            "is longer than the 107 bytes a Unix socket path may have",
+        ));
+    }
+    if raw.socket_mode > 0o777 {
+        return Err(issue(
+            key("control.socket_mode"),
+            "must be permission bits such as 0o660",
+        ));
+    }
+    if raw.socket_mode & 0o007 != 0 {
+        return Err(issue(
+            key("control.socket_mode"),
+            format!(
+                "{:#o} gives access to every local user; use 0o660 and the allowed groups",
+                raw.socket_mode
+            ),
+        ));
+    }
+    if raw.socket_mode & 0o600 != 0o600 {
+        return Err(issue(
+            key("control.socket_mode"),
+            "the owner (the daemon) needs read and write (0o600)",
+        ));
+    }
+    let socket_gid = match &raw.socket_group {
+        None => None,
+        Some(name) => Some(resolve_group("control.socket_group", name)?),
+    };
+    Ok(ControlSettings {
+        socket_path: raw.socket_path,
+        socket_group: raw.socket_group,
+        socket_gid,
+        socket_mode: raw.socket_mode,
+        max_connections: check_range("control.max_connections", raw.max_connections, 1, 10_000)?
+            as usize,
+        max_request_bytes: check_range(
+            "control.max_request_bytes",
+            raw.max_request_bytes,
+            1024,
+            64 * 1024 * 1024,
+        )? as usize,
+        request_timeout: Duration::from_secs(check_range(
+            "control.request_timeout_secs",
+            raw.request_timeout_secs,
+            1,
+            3600,
+        )?),
+        idle_timeout: Duration::from_secs(check_range(
+            "control.idle_timeout_secs",
+            raw.idle_timeout_secs,
+            1,
+            86_400,
+        )?),
+    })
+}
+
+fn resolve_user(dotted: &str, name: &str) -> Result<u32, Issue> {
+    match user_id(name) {
+        Lookup::Found(uid) => Ok(uid),
+        Lookup::NotFound => Err(issue(key(dotted), format!("no such user `{name}`"))),
+        Lookup::Failed(why) => Err(issue(
+            key(dotted),
+            format!("cannot look up user `{name}`: {why}"),
+        )),
+    }
+}
+
+fn resolve_group(dotted: &str, name: &str) -> Result<u32, Issue> {
+    match group_id(name) {
+        Lookup::Found(gid) => Ok(gid),
+        Lookup::NotFound => Err(issue(key(dotted), format!("no such group `{name}`"))),
+        Lookup::Failed(why) => Err(issue(
+            key(dotted),
+            format!("cannot look up group `{name}`: {why}"),
+        )),
+    }
+}
+
+fn resolve_access(raw: &RawAccess) -> Result<AccessPolicy, Issue> {
+    let mut policy = AccessPolicy {
+        allowed_uids: raw.allowed_uids.iter().copied().collect(),
+        allowed_gids: raw.allowed_gids.iter().copied().collect(),
+        admin_uids: raw.admin_uids.iter().copied().collect(),
+        admin_gids: raw.admin_gids.iter().copied().collect(),
+    };
+    for (list, dotted, target) in [
+        (
+            &raw.allowed_users,
+            "access.allowed_users",
+            &mut policy.allowed_uids,
+        ),
+        (
+            &raw.admin_users,
+            "access.admin_users",
+            &mut policy.admin_uids,
+        ),
+    ] {
+        for name in list {
+            target.insert(resolve_user(dotted, name)?);
+        }
+    }
+    for (list, dotted, target) in [
+        (
+            &raw.allowed_groups,
+            "access.allowed_groups",
+            &mut policy.allowed_gids,
+        ),
+        (
+            &raw.admin_groups,
+            "access.admin_groups",
+            &mut policy.admin_gids,
+        ),
+    ] {
+        for name in list {
+            target.insert(resolve_group(dotted, name)?);
+        }
+    }
+    Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<LoadedConfig, ConfigError> {
+        DaemonConfig::parse(text, Path::new("/etc/x/test.toml"), &LoadEnv::default())
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let loaded = parse("").unwrap();
+        assert_eq!(loaded.config, DaemonConfig::default());
+        assert_eq!(loaded.config.control.socket_mode, 0o660);
+        assert_eq!(loaded.config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn access_policy_decides_by_uid_and_gid() {
+        let policy = AccessPolicy {
+            allowed_uids: [1000].into(),
+            allowed_gids: [2000].into(),
+            admin_uids: [1001].into(),
+            admin_gids: [3000].into(),
+        };
+        assert_eq!(policy.decide(0, 0, 999), PeerAccess::Admin);
+        assert_eq!(policy.decide(999, 5, 999), PeerAccess::Admin);
+        assert_eq!(policy.decide(1001, 5, 999), PeerAccess::Admin);
+        assert_eq!(policy.decide(4, 3000, 999), PeerAccess::Admin);
+        assert_eq!(policy.decide(1000, 5, 999), PeerAccess::ReadOnly);
+        assert_eq!(policy.decide(4, 2000, 999), PeerAccess::ReadOnly);
+        assert_eq!(policy.decide(4, 5, 999), PeerAccess::Denied);
+    }
+
+    #[test]
+    fn restart_required_changes_lists_fixed_settings_only() {
+        let a = DaemonConfig::default();
+        let mut b = a.clone();
+        b.log.level = "debug".into();
+        b.retention.sync_log_days = 7;
+        assert!(a.restart_required_changes(&b).is_empty());
+        b.control.socket_path = PathBuf::from("/run/other.sock");
+        b.data_dir = PathBuf::from("/srv/x");
+        assert_eq!(
+            a.restart_required_changes(&b),
+            vec!["data_dir", "control.socket_path"]
+        );
+    }
+
+    #[test]
+    fn missing_file_error_names_path() {
+        let err = DaemonConfig::load(Path::new("/nonexistent/shoptet.toml")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("/nonexistent/shoptet.toml"), "{text}");
+    }
+}

@@ -1,0 +1,26 @@
+//! Running as a system service: readiness and watchdog notifications to systemd, logging to
+//! journald or stderr, signals turned into shutdown and reload requests, and exit codes.
+
+pub mod logging;
+pub mod notify;
+pub mod signals;
+
+pub use logging::{LogHandle, LogTarget, LoggingError};
+pub use notify::{Notifier, NotifyError, NotifyState};
+pub use signals::{ServiceSignals, SignalError, SignalEvent, SignalKind, SignalState};
+
+/// Process exit codes, chosen so that systemd can tell a bad configuration (which a restart
+/// cannot fix: `RestartPreventExitStatus=78`) from a transient failure.
+pub mod exit_code {
+    /// Clean shutdown (also after a second, immediate SIGTERM: the store stays consistent).
+    pub const OK: i32 = 0;
+    /// Any runtime failure; systemd restarts the service (`Restart=on-failure`).
+    pub const FAILURE: i32 = 1;
+    /// Command-line usage error (`EX_USAGE`).
+    pub const USAGE: i32 = 64;
+    /// The data directory cannot be used, e.g. the store is locked by another process or the
+    /// restore target is not empty (`EX_CANTCREAT`).
+    pub const CANT_CREATE: i32 = 73;
+    /// The configuration file is missing or invalid (`EX_CONFIG`); not restarted by systemd.
+    pub const CONFIG: i32 = 78;
+}
