@@ -39,6 +39,7 @@ fn every_record_round_trips_and_survives_a_reopen() {
     let a = id(1);
     let integration = integration(a, "alpha");
     let order = order(a, "2025000318", OrderStatus::Imported, at(0));
+    let in_review = order_in_review(a, "2025000319");
     let product = product(a, "SKU-1");
     let stock = stock("main", "SKU-1", "17.250");
     let outbox = outbox(a, 7, "2025000318");
@@ -52,6 +53,7 @@ fn every_record_round_trips_and_survives_a_reopen() {
         let mut cs = Changeset::new();
         cs.put_integration(&integration)
             .put_order(&order)
+            .put_order(&in_review)
             .put_product(&product)
             .put_stock(&stock)
             .put_outbox(&outbox)
@@ -93,7 +95,11 @@ fn every_record_round_trips_and_survives_a_reopen() {
 
     let state = store.load_state(a).unwrap().unwrap();
     assert_eq!(state.integration, integration);
-    assert_eq!(state.orders, vec![order]);
+    assert_eq!(state.orders, vec![order, in_review.clone()]);
+    assert_eq!(
+        store.orders_by_status(a, OrderStatus::Error).unwrap(),
+        vec![in_review]
+    );
     assert_eq!(state.products, vec![product]);
     assert_eq!(state.outbox, vec![outbox]);
     assert_eq!(state.meta.names().collect::<Vec<_>>(), vec!["order_cursor"]);
@@ -101,9 +107,9 @@ fn every_record_round_trips_and_survives_a_reopen() {
     assert_eq!(state.meta.get::<u64>("missing").unwrap(), None);
 
     let report = store.check_integrity().unwrap();
-    // integration, order, product, stock, outbox, log, error, price change, meta
-    assert_eq!(report.records, 9);
-    assert_eq!(report.index_entries, 2);
+    // integration, 2 orders, product, stock, outbox, log, error, price change, meta
+    assert_eq!(report.records, 10);
+    assert_eq!(report.index_entries, 4);
     assert!(store.load_state(id(99)).unwrap().is_none());
 }
 

@@ -7,9 +7,10 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
 use shoptet_sync::domain::{
-    Address, Credentials, ErrorLog, ErrorSeverity, Integration, IntegrationId, IntegrationStatus,
-    ItemType, Money, Order, OrderItem, OrderStatus, OutboxAction, OutboxEntry, OutboxState,
-    PriceChange, Product, Secret, StatusMapping, StockLevel, SyncLog, SyncStatus, SyncType,
+    Address, Credentials, ErrorLog, ErrorSeverity, IncomingOrder, Integration, IntegrationId,
+    IntegrationStatus, ItemType, Money, Order, OrderContent, OrderItem, OrderStatus, OutboxAction,
+    OutboxEntry, OutboxState, PriceChange, Product, Secret, StatusMapping, StockLevel, SyncLog,
+    SyncStatus, SyncType,
 };
 use uuid::Uuid;
 
@@ -117,7 +118,43 @@ pub fn order(
                 total_price: dec("90.00"),
             },
         ],
+        delivered_at: None,
+        status_before_review: None,
+        pending_shop_version: None,
+        dismissed_shop_content: None,
     }
+}
+
+/// An order flagged for review, with every optional part filled in (nested decimals included).
+pub fn order_in_review(integration_id: IntegrationId, code: &str) -> Order {
+    let mut order = order(integration_id, code, OrderStatus::Error, at(0));
+    order.status_before_review = Some(OrderStatus::Processing);
+    order.review_reason = Some("order conflict detected".to_owned());
+    order.delivered_at = Some(at(50));
+    order.pending_shop_version = Some(IncomingOrder {
+        code: code.to_owned(),
+        guid: order.guid.clone(),
+        created_at: Some(at(-10)),
+        changed_at: Some(at(40)),
+        shop_status_id: Some(-2),
+        total: Money {
+            amount: dec("1200.001"),
+            currency: "EUR".to_owned(),
+        },
+        customer_email: None,
+        customer_name: Some("Jan".to_owned()),
+        shipping_address: None,
+        items: order.items[..1].to_vec(),
+    });
+    order.dismissed_shop_content = Some(OrderContent {
+        total: Money {
+            amount: dec("-0.01"),
+            currency: "CZK".to_owned(),
+        },
+        shipping_address: Some(Address::default()),
+        items: Vec::new(),
+    });
+    order
 }
 
 pub fn product(integration_id: IntegrationId, code: &str) -> Product {
