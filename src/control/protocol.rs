@@ -126,7 +126,11 @@ impl ControlError {
 impl From<DomainError> for ControlError {
     fn from(error: DomainError) -> Self {
         let code = match error {
-            DomainError::InvalidState(_) => ErrorCode::Conflict,
+            DomainError::InvalidState(_)
+            | DomainError::MissingCredentials { .. }
+            | DomainError::OrderTransition { .. }
+            | DomainError::NoConflict { .. }
+            | DomainError::AlreadyResolved { .. } => ErrorCode::Conflict,
             DomainError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
         };
         Self::new(code, error.to_string())
