@@ -1,1 +1,4 @@
 //! A faithful in-memory Shoptet API simulator served over HTTP on loopback.
+
+pub mod state;
+pub mod wire;
