@@ -3,3 +3,6 @@
 pub mod state;
 pub mod wire;
 pub mod seed;
+pub mod auth;
+pub mod faults;
+pub mod limits;
