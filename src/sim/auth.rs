@@ -71,10 +71,7 @@ impl AuthError {
                 "Missing access token. Send it in the Shoptet-Access-Token header.",
             ),
             Self::Invalid => ("invalid-token", "Invalid access token."),
-            Self::Expired => (
-                "expired-token",
-                "Token is expired. Please ask for new one.",
-            ),
+            Self::Expired => ("expired-token", "Token is expired. Please ask for new one."),
             Self::NotApproved => ("invalid-token", "Addon installation is not approved."),
         }
     }
@@ -282,7 +279,10 @@ mod tests {
             assert!(t.starts_with("470123-a-"));
             tokens.push(t);
         }
-        assert_eq!(s.mint(Some(&bearer), now()).unwrap_err().error, "maximum_tokens_reached");
+        assert_eq!(
+            s.mint(Some(&bearer), now()).unwrap_err().error,
+            "maximum_tokens_reached"
+        );
         assert_eq!(s.mint(Some("Bearer nope"), now()).unwrap_err().status, 401);
         let h = headers(ACCESS_TOKEN_HEADER, &tokens[0]);
         assert!(matches!(s.authenticate(&h, now()), Ok(Principal::Addon(_))));
@@ -295,7 +295,10 @@ mod tests {
     #[test]
     fn header_checks() {
         let mut s = TokenStore::new(1, 1, Duration::seconds(60), 5, Some("priv".into()), None);
-        assert_eq!(s.authenticate(&HeaderMap::new(), now()), Err(AuthError::Missing));
+        assert_eq!(
+            s.authenticate(&HeaderMap::new(), now()),
+            Err(AuthError::Missing)
+        );
         assert_eq!(
             s.authenticate(&headers(PRIVATE_TOKEN_HEADER, "priv"), now()),
             Ok(Principal::Private)
@@ -312,6 +315,9 @@ mod tests {
             Err(AuthError::NotApproved)
         );
         s.addon_suspended = true;
-        assert_eq!(s.mint(Some(&bearer), now()).unwrap_err().error, "addon_suspended");
+        assert_eq!(
+            s.mint(Some(&bearer), now()).unwrap_err().error,
+            "addon_suspended"
+        );
     }
 }

@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::state::{Address, ClaimState, ItemType, Level, NewOrder, OrderEdit, Shop, ShopError};
-use super::{FaultConfig, LimitConfig, RequestCounters, SimError, Shared, lock, seed};
+use super::{FaultConfig, LimitConfig, RequestCounters, Shared, SimError, lock, seed};
 
 /// Accepts a decimal as a JSON string or number.
 mod flex_decimal {
@@ -32,7 +32,11 @@ mod flex_decimal {
         let text = match &v {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
-            _ => return Err(serde::de::Error::custom("expected a decimal string or number")),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "expected a decimal string or number",
+                ));
+            }
         };
         Decimal::from_str(text.trim())
             .or_else(|_| Decimal::from_scientific(text.trim()))
@@ -194,7 +198,10 @@ impl OrderStream {
     pub async fn finish(self) -> (u64, u64) {
         let (created, refused) = (self.created, self.refused);
         let _ = self.task.await;
-        (created.load(Ordering::SeqCst), refused.load(Ordering::SeqCst))
+        (
+            created.load(Ordering::SeqCst),
+            refused.load(Ordering::SeqCst),
+        )
     }
 }
 
@@ -223,13 +230,21 @@ pub(crate) fn create_order(sh: &Shared, spec: &OrderSpec) -> Result<String, SimE
     Ok(shop.place_order(new, now)?)
 }
 
-pub(crate) fn start_order_stream(sh: &Arc<Shared>, rate_per_sec: f64, duration: Duration) -> OrderStream {
+pub(crate) fn start_order_stream(
+    sh: &Arc<Shared>,
+    rate_per_sec: f64,
+    duration: Duration,
+) -> OrderStream {
     let created = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let (c, r) = (Arc::clone(&created), Arc::clone(&refused));
     let shared = Arc::clone(sh);
     let mut rng = StdRng::seed_from_u64(sh.next_stream_seed());
-    let rate = if rate_per_sec.is_finite() && rate_per_sec > 0.0 { rate_per_sec.min(10_000.0) } else { 1.0 };
+    let rate = if rate_per_sec.is_finite() && rate_per_sec > 0.0 {
+        rate_per_sec.min(10_000.0)
+    } else {
+        1.0
+    };
     let task = tokio::spawn(async move {
         let period = Duration::from_secs_f64(1.0 / rate);
         let deadline = tokio::time::Instant::now() + duration;
@@ -331,7 +346,9 @@ impl From<SimError> for ControlError {
         match &e {
             SimError::Shop(s) => {
                 let status = match s {
-                    ShopError::OrderNotFound(_) | ShopError::ProductNotFound(_) => StatusCode::NOT_FOUND,
+                    ShopError::OrderNotFound(_) | ShopError::ProductNotFound(_) => {
+                        StatusCode::NOT_FOUND
+                    }
                     ShopError::Insufficient { .. } => StatusCode::CONFLICT,
                     _ => StatusCode::BAD_REQUEST,
                 };
@@ -380,7 +397,10 @@ async fn list_orders(State(sh): State<Arc<Shared>>) -> Json<Vec<String>> {
     Json(sh.shop().orders.keys().cloned().collect())
 }
 
-async fn post_order(State(sh): State<Arc<Shared>>, Json(spec): Json<OrderSpec>) -> CResult<impl IntoResponse> {
+async fn post_order(
+    State(sh): State<Arc<Shared>>,
+    Json(spec): Json<OrderSpec>,
+) -> CResult<impl IntoResponse> {
     let code = create_order(&sh, &spec)?;
     Ok((StatusCode::CREATED, Json(json!({"code": code}))))
 }
@@ -390,7 +410,10 @@ struct CountBody {
     count: usize,
 }
 
-async fn post_random_orders(State(sh): State<Arc<Shared>>, Json(b): Json<CountBody>) -> impl IntoResponse {
+async fn post_random_orders(
+    State(sh): State<Arc<Shared>>,
+    Json(b): Json<CountBody>,
+) -> impl IntoResponse {
     let mut codes = Vec::new();
     let mut refused = 0u64;
     for _ in 0..b.count.min(100_000) {
@@ -399,7 +422,10 @@ async fn post_random_orders(State(sh): State<Arc<Shared>>, Json(b): Json<CountBo
             Err(_) => refused += 1,
         }
     }
-    (StatusCode::CREATED, Json(json!({"codes": codes, "refused": refused})))
+    (
+        StatusCode::CREATED,
+        Json(json!({"codes": codes, "refused": refused})),
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -409,14 +435,20 @@ struct StreamBody {
     duration_ms: u64,
 }
 
-async fn post_stream(State(sh): State<Arc<Shared>>, Json(b): Json<StreamBody>) -> impl IntoResponse {
+async fn post_stream(
+    State(sh): State<Arc<Shared>>,
+    Json(b): Json<StreamBody>,
+) -> impl IntoResponse {
     // The stream runs on its own; its orders show up in the shop and the change feed.
     let stream = start_order_stream(&sh, b.rate_per_sec, Duration::from_millis(b.duration_ms));
     drop(stream);
     (StatusCode::ACCEPTED, Json(json!({"started": true})))
 }
 
-async fn get_order(State(sh): State<Arc<Shared>>, Path(code): Path<String>) -> CResult<Json<OrderView>> {
+async fn get_order(
+    State(sh): State<Arc<Shared>>,
+    Path(code): Path<String>,
+) -> CResult<Json<OrderView>> {
     order_view(&sh.shop(), &code)
         .map(Json)
         .ok_or_else(|| ShopError::OrderNotFound(code).into())
@@ -431,13 +463,19 @@ async fn patch_order(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete_order(State(sh): State<Arc<Shared>>, Path(code): Path<String>) -> CResult<StatusCode> {
+async fn delete_order(
+    State(sh): State<Arc<Shared>>,
+    Path(code): Path<String>,
+) -> CResult<StatusCode> {
     let now = sh.now();
     sh.shop().delete_order(&code, now)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn cancel_order(State(sh): State<Arc<Shared>>, Path(code): Path<String>) -> CResult<StatusCode> {
+async fn cancel_order(
+    State(sh): State<Arc<Shared>>,
+    Path(code): Path<String>,
+) -> CResult<StatusCode> {
     let now = sh.now();
     sh.shop().cancel_order(&code, now)?;
     Ok(StatusCode::NO_CONTENT)
@@ -466,7 +504,10 @@ struct StockQuery {
     stock_id: Option<i64>,
 }
 
-async fn get_stock(State(sh): State<Arc<Shared>>, Query(q): Query<StockQuery>) -> CResult<Response> {
+async fn get_stock(
+    State(sh): State<Arc<Shared>>,
+    Query(q): Query<StockQuery>,
+) -> CResult<Response> {
     let shop = sh.shop();
     let stock_id = q.stock_id.unwrap_or(shop.default_stock_id);
     match q.code {
@@ -490,7 +531,10 @@ struct StockBody {
     stock_id: Option<i64>,
 }
 
-async fn put_stock(State(sh): State<Arc<Shared>>, Json(b): Json<StockBody>) -> CResult<Json<StockLevelView>> {
+async fn put_stock(
+    State(sh): State<Arc<Shared>>,
+    Json(b): Json<StockBody>,
+) -> CResult<Json<StockLevelView>> {
     let mut shop = sh.shop();
     let stock_id = b.stock_id.unwrap_or(shop.default_stock_id);
     let lvl = shop.admin_set_real_stock(stock_id, &b.code, b.real_stock)?;
@@ -504,7 +548,10 @@ struct PriceQuery {
     pricelist_id: Option<i64>,
 }
 
-async fn get_price(State(sh): State<Arc<Shared>>, Query(q): Query<PriceQuery>) -> CResult<Json<PriceView>> {
+async fn get_price(
+    State(sh): State<Arc<Shared>>,
+    Query(q): Query<PriceQuery>,
+) -> CResult<Json<PriceView>> {
     let shop = sh.shop();
     let id = q
         .pricelist_id
@@ -549,8 +596,14 @@ async fn get_faults(State(sh): State<Arc<Shared>>) -> Json<FaultConfig> {
     Json(lock(&sh.faults).config().clone())
 }
 
-async fn put_faults(State(sh): State<Arc<Shared>>, Json(cfg): Json<FaultConfig>) -> CResult<StatusCode> {
-    let rates_ok = cfg.error_rates.iter().all(|(s, r)| (400..=599).contains(s) && (0.0..=1.0).contains(r));
+async fn put_faults(
+    State(sh): State<Arc<Shared>>,
+    Json(cfg): Json<FaultConfig>,
+) -> CResult<StatusCode> {
+    let rates_ok = cfg
+        .error_rates
+        .iter()
+        .all(|(s, r)| (400..=599).contains(s) && (0.0..=1.0).contains(r));
     if !rates_ok {
         return Err(ControlError(
             StatusCode::BAD_REQUEST,
@@ -568,10 +621,7 @@ struct OnBody {
 }
 
 async fn put_maintenance(State(sh): State<Arc<Shared>>, Json(b): Json<OnBody>) -> StatusCode {
-    let mut f = lock(&sh.faults);
-    let mut cfg = f.config().clone();
-    cfg.maintenance = b.on;
-    f.set_config(cfg);
+    lock(&sh.faults).set_maintenance(b.on);
     StatusCode::NO_CONTENT
 }
 
@@ -579,7 +629,10 @@ async fn get_limits(State(sh): State<Arc<Shared>>) -> Json<LimitConfig> {
     Json(sh.limiter.config())
 }
 
-async fn put_limits(State(sh): State<Arc<Shared>>, Json(cfg): Json<LimitConfig>) -> CResult<StatusCode> {
+async fn put_limits(
+    State(sh): State<Arc<Shared>>,
+    Json(cfg): Json<LimitConfig>,
+) -> CResult<StatusCode> {
     if cfg.max_in_flight == 0 || cfg.bucket_drain_per_sec < 0.0 {
         return Err(ControlError(
             StatusCode::BAD_REQUEST,
@@ -596,7 +649,10 @@ struct SecondsBody {
     seconds: i64,
 }
 
-async fn advance_clock(State(sh): State<Arc<Shared>>, Json(b): Json<SecondsBody>) -> impl IntoResponse {
+async fn advance_clock(
+    State(sh): State<Arc<Shared>>,
+    Json(b): Json<SecondsBody>,
+) -> impl IntoResponse {
     sh.advance_clock(chrono::Duration::seconds(b.seconds.max(0)));
     Json(json!({"now": super::wire::fmt_time(sh.now())}))
 }

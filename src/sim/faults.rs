@@ -125,6 +125,11 @@ impl Faults {
         self.injected = 0;
     }
 
+    /// Switches the maintenance window without touching the rest or the budget.
+    pub fn set_maintenance(&mut self, on: bool) {
+        self.config.maintenance = on;
+    }
+
     /// Faults injected since the configuration was last set.
     pub fn injected(&self) -> u64 {
         self.injected
@@ -157,8 +162,7 @@ impl Faults {
             delay: Duration::from_millis(c.latency_ms + jitter.min(c.jitter_ms)),
             ..FaultPlan::default()
         };
-        if c
-            .path_prefix
+        if c.path_prefix
             .as_ref()
             .is_some_and(|p| !path.starts_with(p.as_str()))
         {
@@ -272,7 +276,13 @@ mod tests {
     #[test]
     fn corruption_breaks_json() {
         let body = br#"{"data":{"a":1},"errors":null}"#;
-        assert!(serde_json::from_slice::<serde_json::Value>(&corrupt(body, Corruption::Truncate)).is_err());
-        assert!(serde_json::from_slice::<serde_json::Value>(&corrupt(body, Corruption::Garbage)).is_err());
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&corrupt(body, Corruption::Truncate))
+                .is_err()
+        );
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&corrupt(body, Corruption::Garbage))
+                .is_err()
+        );
     }
 }

@@ -62,7 +62,12 @@ impl Reply {
         }
     }
 
-    fn error(status: StatusCode, code: &str, message: impl Into<String>, instance: impl Into<String>) -> Self {
+    fn error(
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        instance: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             data: None,
@@ -146,9 +151,9 @@ impl Params {
     fn int(&self, name: &str) -> Result<Option<i64>, Reply> {
         self.get(name)
             .map(|v| {
-                v.trim()
-                    .parse::<i64>()
-                    .map_err(|_| invalid_param(name, format!("Parameter \"{name}\" must be an integer.")))
+                v.trim().parse::<i64>().map_err(|_| {
+                    invalid_param(name, format!("Parameter \"{name}\" must be an integer."))
+                })
             })
             .transpose()
     }
@@ -158,7 +163,10 @@ impl Params {
             None => Ok(false),
             Some("true" | "1") => Ok(true),
             Some("false" | "0" | "") => Ok(false),
-            Some(_) => Err(invalid_param(name, format!("Parameter \"{name}\" must be a boolean."))),
+            Some(_) => Err(invalid_param(
+                name,
+                format!("Parameter \"{name}\" must be a boolean."),
+            )),
         }
     }
 
@@ -180,7 +188,12 @@ impl Params {
         let page = match self.int("page")? {
             None => 1,
             Some(p) if p >= 1 => usize::try_from(p).unwrap_or(usize::MAX),
-            Some(_) => return Err(invalid_param("page", "Parameter \"page\" must be at least 1.")),
+            Some(_) => {
+                return Err(invalid_param(
+                    "page",
+                    "Parameter \"page\" must be at least 1.",
+                ));
+            }
         };
         let per = match self.int("itemsPerPage")? {
             None => default,
@@ -263,7 +276,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/stocks/{id}/supplies", get(supplies))
         .route("/api/stocks/{id}/movements", patch(movements))
         .route("/api/pricelists", get(pricelists))
-        .route("/api/pricelists/{id}", get(pricelist_read).patch(pricelist_patch))
+        .route(
+            "/api/pricelists/{id}",
+            get(pricelist_read).patch(pricelist_patch),
+        )
         .route(
             "/action/ApiOAuthServer/getAccessToken",
             get(mint_token).post(mint_token),
@@ -326,17 +342,20 @@ async fn sleep_or_shutdown(sh: &Shared, d: Duration) {
 
 fn injected_error(status: u16) -> Response {
     let (code, message) = match status {
-        503 => ("system-maintenance", "The e-shop is under maintenance. Please try again later."),
+        503 => (
+            "system-maintenance",
+            "The e-shop is under maintenance. Please try again later.",
+        ),
         500 => ("unknown-error", "Unknown error occurred."),
         429 => ("too-many-requests", "Too many requests."),
         _ => ("unknown-error", "Injected error."),
     };
     let st = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = Reply::error(st, code, message, "unknown").into_response();
-    if status == 429 {
-        if let Ok(v) = HeaderValue::from_str(&http_date_after(Duration::from_secs(1))) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if status == 429
+        && let Ok(v) = HeaderValue::from_str(&http_date_after(Duration::from_secs(1)))
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
 }
@@ -384,7 +403,12 @@ async fn run_pipeline(
     is_api: bool,
     path: &str,
     kill: Option<&ConnKill>,
-) -> (Option<Response>, Option<Principal>, Option<Corruption>, Guards) {
+) -> (
+    Option<Response>,
+    Option<Principal>,
+    Option<Corruption>,
+    Guards,
+) {
     let mut guards: Guards = (None, None);
     let principal = if is_api {
         let now = sh.now();
@@ -464,11 +488,11 @@ async fn run_pipeline(
     };
     let plan: FaultPlan = super::lock(&sh.faults).plan(path);
     sleep_or_shutdown(sh, plan.delay).await;
-    if plan.reset {
-        if let Some(k) = kill {
-            k.kill();
-            return (None, principal, None, guards);
-        }
+    if plan.reset
+        && let Some(k) = kill
+    {
+        k.kill();
+        return (None, principal, None, guards);
     }
     if let Some(hang) = plan.hang {
         sleep_or_shutdown(sh, hang).await;
@@ -502,18 +526,26 @@ async fn finish(
     let bytes: Vec<u8> = if let Some(reply) = parts.extensions.remove::<Reply>() {
         reply.body_bytes(rid)
     } else {
-        let raw = axum::body::to_bytes(body, MAX_BODY).await.unwrap_or_default();
+        let raw = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .unwrap_or_default();
         let is_json = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("json"));
         let is_nginx_429 = parts.status == StatusCode::TOO_MANY_REQUESTS && !is_json;
-        if parts.status.is_client_error() && !is_json && !is_nginx_429 || parts.status.is_server_error() && !is_json {
+        if parts.status.is_client_error() && !is_json && !is_nginx_429
+            || parts.status.is_server_error() && !is_json
+        {
             // An extractor rejection or similar: answer in the envelope like the real API.
             let (code, default_msg) = generic_error(parts.status);
             let text = String::from_utf8_lossy(&raw).trim().to_string();
-            let message = if text.is_empty() { default_msg.to_string() } else { text };
+            let message = if text.is_empty() {
+                default_msg.to_string()
+            } else {
+                text
+            };
             parts.headers.remove(header::CONTENT_TYPE);
             Reply::error(parts.status, code, message, "unknown").body_bytes(rid)
         } else {
@@ -552,9 +584,10 @@ async fn finish(
 
 async fn eshop(State(sh): State<Arc<Shared>>, Query(q): Query<Vec<(String, String)>>) -> Reply {
     let p = Params(q);
-    let include_statuses = p
-        .get("include")
-        .is_some_and(|v| v.split(',').any(|s| s.trim().eq_ignore_ascii_case("orderStatuses")));
+    let include_statuses = p.get("include").is_some_and(|v| {
+        v.split(',')
+            .any(|s| s.trim().eq_ignore_ascii_case("orderStatuses"))
+    });
     Reply::ok(wire::eshop(&sh.shop(), include_statuses))
 }
 
@@ -583,7 +616,10 @@ fn change_kind(p: &Params) -> Result<Option<ChangeKind>, Reply> {
         None => Ok(None),
         Some("edit") => Ok(Some(ChangeKind::Edit)),
         Some("delete") => Ok(Some(ChangeKind::Delete)),
-        Some(_) => Err(invalid_param("changeType", "Parameter \"changeType\" must be edit or delete.")),
+        Some(_) => Err(invalid_param(
+            "changeType",
+            "Parameter \"changeType\" must be edit or delete.",
+        )),
     }
 }
 
@@ -598,7 +634,10 @@ fn required_from(p: &Params) -> Result<DateTime<Utc>, Reply> {
     })
 }
 
-async fn orders_changes(State(sh): State<Arc<Shared>>, Query(q): Query<Vec<(String, String)>>) -> Res {
+async fn orders_changes(
+    State(sh): State<Arc<Shared>>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Res {
     let p = Params(q);
     let from = required_from(&p)?;
     let kind = change_kind(&p)?;
@@ -629,7 +668,9 @@ async fn order_detail(
         .orders
         .get(&code)
         .ok_or_else(|| Reply::from_shop(&ShopError::OrderNotFound(code.clone())))?;
-    Ok(Reply::ok(json!({ "order": wire::order_detail(&shop, order, inc) })))
+    Ok(Reply::ok(
+        json!({ "order": wire::order_detail(&shop, order, inc) }),
+    ))
 }
 
 fn parse_body(bytes: &Bytes) -> Result<Value, Reply> {
@@ -651,12 +692,19 @@ fn data_array(body: &Value) -> Result<&Vec<Value>, Reply> {
 }
 
 /// Optional string-or-null key: outer `None` = absent.
-fn opt_string(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<Option<String>>, Reply> {
+fn opt_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<Option<String>>, Reply> {
     match obj.get(key) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-        Some(_) => Err(schema_error(format!("{path}.{key}"), format!("\"{key}\" must be a string or null."))),
+        Some(_) => Err(schema_error(
+            format!("{path}.{key}"),
+            format!("\"{key}\" must be a string or null."),
+        )),
     }
 }
 
@@ -674,22 +722,32 @@ async fn order_status(
     let data = data_object(&body)?;
     let status_id = match data.get("statusId") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().ok_or_else(|| schema_error("data.statusId", "\"statusId\" must be an integer."))?),
+        Some(v) => Some(
+            v.as_i64()
+                .ok_or_else(|| schema_error("data.statusId", "\"statusId\" must be an integer."))?,
+        ),
     };
     let paid = match data.get("paid") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_bool().ok_or_else(|| schema_error("data.paid", "\"paid\" must be a boolean."))?),
+        Some(v) => Some(
+            v.as_bool()
+                .ok_or_else(|| schema_error("data.paid", "\"paid\" must be a boolean."))?,
+        ),
     };
     let billing = match data.get("billingMethodId") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_i64()
-                .filter(|b| (1..=4).contains(b))
-                .ok_or_else(|| schema_error("data.billingMethodId", "\"billingMethodId\" must be 1 to 4."))?,
-        ),
+        Some(v) => Some(v.as_i64().filter(|b| (1..=4).contains(b)).ok_or_else(|| {
+            schema_error(
+                "data.billingMethodId",
+                "\"billingMethodId\" must be 1 to 4.",
+            )
+        })?),
     };
     if status_id.is_none() && paid.is_none() && billing.is_none() {
-        return Err(schema_error("data", "Give at least one of statusId, paid, billingMethodId."));
+        return Err(schema_error(
+            "data",
+            "Give at least one of statusId, paid, billingMethodId.",
+        ));
     }
     let now = sh.now();
     let mut shop = sh.shop();
@@ -713,7 +771,9 @@ async fn order_status(
         .orders
         .get(&code)
         .ok_or_else(|| Reply::from_shop(&ShopError::OrderNotFound(code.clone())))?;
-    Ok(Reply::ok(json!({ "order": wire::order_detail(&shop, order, OrderIncludes::default()) })))
+    Ok(Reply::ok(
+        json!({ "order": wire::order_detail(&shop, order, OrderIncludes::default()) }),
+    ))
 }
 
 async fn order_notes(State(sh): State<Arc<Shared>>, Path(code): Path<String>, body: Bytes) -> Res {
@@ -727,17 +787,25 @@ async fn order_notes(State(sh): State<Arc<Shared>>, Path(code): Path<String>, bo
         additional_fields: Vec::new(),
     };
     if let Some(fields) = data.get("additionalFields") {
-        let arr = fields
-            .as_array()
-            .ok_or_else(|| schema_error("data.additionalFields", "\"additionalFields\" must be an array."))?;
+        let arr = fields.as_array().ok_or_else(|| {
+            schema_error(
+                "data.additionalFields",
+                "\"additionalFields\" must be an array.",
+            )
+        })?;
         for f in arr {
-            let obj = f
-                .as_object()
-                .ok_or_else(|| schema_error("data.additionalFields", "Each additional field must be an object."))?;
-            let index = obj
-                .get("index")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| schema_error("data.additionalFields.index", "\"index\" must be an integer."))?;
+            let obj = f.as_object().ok_or_else(|| {
+                schema_error(
+                    "data.additionalFields",
+                    "Each additional field must be an object.",
+                )
+            })?;
+            let index = obj.get("index").and_then(Value::as_u64).ok_or_else(|| {
+                schema_error(
+                    "data.additionalFields.index",
+                    "\"index\" must be an integer.",
+                )
+            })?;
             let text = opt_string(obj, "text", "data.additionalFields")?.flatten();
             patch
                 .additional_fields
@@ -765,10 +833,22 @@ async fn bulk_status(
     let codes: Vec<String> = data
         .get("orderCodes")
         .and_then(Value::as_array)
-        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
-        .ok_or_else(|| schema_error("data.orderCodes", "\"orderCodes\" must be an array of strings."))?;
+        .and_then(|a| {
+            a.iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| {
+            schema_error(
+                "data.orderCodes",
+                "\"orderCodes\" must be an array of strings.",
+            )
+        })?;
     if codes.is_empty() || codes.len() > 100 {
-        return Err(schema_error("data.orderCodes", "\"orderCodes\" must have 1 to 100 items."));
+        return Err(schema_error(
+            "data.orderCodes",
+            "\"orderCodes\" must have 1 to 100 items.",
+        ));
     }
     let status_id = data
         .get("statusId")
@@ -789,7 +869,11 @@ async fn bulk_status(
                     changed_count += 1;
                 }
             }
-            Err(e) => errors.push(ErrorObject::new(e.error_code(), e.to_string(), "data.orderCodes")),
+            Err(e) => errors.push(ErrorObject::new(
+                e.error_code(),
+                e.to_string(),
+                "data.orderCodes",
+            )),
         }
     }
     drop(shop);
@@ -807,13 +891,19 @@ async fn bulk_status(
 
 // ---------------------------------------------------------------- handlers: products
 
-async fn products_list(State(sh): State<Arc<Shared>>, Query(q): Query<Vec<(String, String)>>) -> Res {
+async fn products_list(
+    State(sh): State<Arc<Shared>>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Res {
     let p = Params(q);
     let (page, per) = p.paging(20, 1000)?;
     let codes = p.list("productCodes", 50)?;
     let guids = p.list("productGuids", 50)?;
     if codes.is_some() && guids.is_some() {
-        return Err(invalid_param("productCodes", "Use either productCodes or productGuids, not both."));
+        return Err(invalid_param(
+            "productCodes",
+            "Use either productCodes or productGuids, not both.",
+        ));
     }
     let shop = sh.shop();
     let all: Vec<&super::state::Product> = shop
@@ -827,14 +917,17 @@ async fn products_list(State(sh): State<Arc<Shared>>, Query(q): Query<Vec<(Strin
                 })
             })
         })
-        .filter(|prod| guids.as_ref().is_none_or(|gs| gs.iter().any(|g| *g == prod.guid)))
+        .filter(|prod| guids.as_ref().is_none_or(|gs| gs.contains(&prod.guid)))
         .collect();
     let rows = page_of(&all, page, per)?;
     let rows: Vec<Value> = rows.iter().map(|prod| wire::product_head(prod)).collect();
     Ok(Reply::ok(paged("products", rows, all.len(), page, per)))
 }
 
-async fn products_changes(State(sh): State<Arc<Shared>>, Query(q): Query<Vec<(String, String)>>) -> Res {
+async fn products_changes(
+    State(sh): State<Arc<Shared>>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Res {
     let p = Params(q);
     let from = required_from(&p)?;
     let kind = change_kind(&p)?;
@@ -859,7 +952,12 @@ async fn product_by_guid(
     let product = shop
         .product_by_guid(&guid)
         .ok_or_else(|| Reply::from_shop(&ShopError::ProductNotFound(guid.clone())))?;
-    Ok(Reply::ok(wire::product_detail(&shop, product, inc, sh.supplies_amount)))
+    Ok(Reply::ok(wire::product_detail(
+        &shop,
+        product,
+        inc,
+        sh.supplies_amount,
+    )))
 }
 
 async fn product_by_code(
@@ -872,7 +970,12 @@ async fn product_by_code(
     let product = shop
         .product_by_code(&code)
         .ok_or_else(|| Reply::from_shop(&ShopError::ProductNotFound(code.clone())))?;
-    Ok(Reply::ok(wire::product_detail(&shop, product, inc, sh.supplies_amount)))
+    Ok(Reply::ok(wire::product_detail(
+        &shop,
+        product,
+        inc,
+        sh.supplies_amount,
+    )))
 }
 
 // ---------------------------------------------------------------- handlers: stocks
@@ -953,7 +1056,12 @@ fn parse_movement_row(i: usize, row: &Value) -> Result<(String, Movement), Error
         .get("productCode")
         .and_then(Value::as_str)
         .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| bad(".productCode", "\"productCode\" is required and must be a string.".into()))?;
+        .ok_or_else(|| {
+            bad(
+                ".productCode",
+                "\"productCode\" is required and must be a string.".into(),
+            )
+        })?;
     let present: Vec<(&str, &Value)> = ["amountChange", "quantity", "realStock"]
         .into_iter()
         .filter_map(|k| obj.get(k).filter(|v| !v.is_null()).map(|v| (k, v)))
@@ -988,12 +1096,18 @@ async fn movements(State(sh): State<Arc<Shared>>, Path(id): Path<String>, body: 
         return Err(Reply::error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-many-items",
-            format!("At most {MAX_BATCH_ROWS} items per request, got {}. Nothing was updated.", rows.len()),
+            format!(
+                "At most {MAX_BATCH_ROWS} items per request, got {}. Nothing was updated.",
+                rows.len()
+            ),
             "data",
         ));
     }
     if rows.is_empty() {
-        return Err(schema_error("data", "\"data\" must have at least one item."));
+        return Err(schema_error(
+            "data",
+            "\"data\" must have at least one item.",
+        ));
     }
     let mut parsed = Vec::with_capacity(rows.len());
     let mut schema_errors = Vec::new();
@@ -1004,13 +1118,20 @@ async fn movements(State(sh): State<Arc<Shared>>, Path(id): Path<String>, body: 
         }
     }
     if !schema_errors.is_empty() {
-        return Err(Reply::errors(StatusCode::UNPROCESSABLE_ENTITY, schema_errors));
+        return Err(Reply::errors(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            schema_errors,
+        ));
     }
     let mut shop = sh.shop();
     let mut errors = Vec::new();
     for (code, movement) in &parsed {
         if let Err(e) = shop.apply_movement(id, code, *movement) {
-            errors.push(ErrorObject::new(e.error_code(), e.to_string(), e.instance()));
+            errors.push(ErrorObject::new(
+                e.error_code(),
+                e.to_string(),
+                e.instance(),
+            ));
         }
     }
     if errors.len() == parsed.len() {
@@ -1087,7 +1208,10 @@ fn price_value(v: &Value, path: &str, code: &str, nullable: bool) -> Parsed<Opti
         }),
         _ => Err(ErrorObject::new(
             "invalid-request-data",
-            format!("\"{path}\" must be a decimal string{}.", if nullable { " or null" } else { "" }),
+            format!(
+                "\"{path}\" must be a decimal string{}.",
+                if nullable { " or null" } else { "" }
+            ),
             path.to_string(),
         )),
     }
@@ -1096,12 +1220,14 @@ fn price_value(v: &Value, path: &str, code: &str, nullable: bool) -> Parsed<Opti
 fn date_value(v: Option<&Value>, path: &str, code: &str) -> Parsed<Option<NaiveDate>> {
     match v {
         None | Some(Value::Null) => Ok(Ok(None)),
-        Some(Value::String(s)) => Ok(NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some).map_err(|_| {
-            ShopError::InvalidData {
-                instance: code.to_string(),
-                message: format!("\"{path}\" must be a date YYYY-MM-DD."),
-            }
-        })),
+        Some(Value::String(s)) => {
+            Ok(NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| ShopError::InvalidData {
+                    instance: code.to_string(),
+                    message: format!("\"{path}\" must be a date YYYY-MM-DD."),
+                }))
+        }
         Some(_) => Err(ErrorObject::new(
             "invalid-request-data",
             format!("\"{path}\" must be a date string or null."),
@@ -1125,10 +1251,20 @@ fn parse_price_fields(obj: &Map<String, Value>, path: &str, code: &str) -> Parse
         f.price = try_row!(price_value(v, &format!("{path}.price"), code, false));
     }
     if let Some(v) = obj.get("commonPrice") {
-        f.common_price = Some(try_row!(price_value(v, &format!("{path}.commonPrice"), code, true)));
+        f.common_price = Some(try_row!(price_value(
+            v,
+            &format!("{path}.commonPrice"),
+            code,
+            true
+        )));
     }
     if let Some(v) = obj.get("buyPrice") {
-        f.buy_price = Some(try_row!(price_value(v, &format!("{path}.buyPrice"), code, true)));
+        f.buy_price = Some(try_row!(price_value(
+            v,
+            &format!("{path}.buyPrice"),
+            code,
+            true
+        )));
     }
     if let Some(v) = obj.get("priceRatio") {
         f.price_ratio = try_row!(price_value(v, &format!("{path}.priceRatio"), code, false));
@@ -1150,7 +1286,11 @@ fn parse_price_fields(obj: &Map<String, Value>, path: &str, code: &str) -> Parse
                 };
                 Some(ActionPrice {
                     price,
-                    from_date: try_row!(date_value(a.get("fromDate"), &format!("{ap}.fromDate"), code)),
+                    from_date: try_row!(date_value(
+                        a.get("fromDate"),
+                        &format!("{ap}.fromDate"),
+                        code
+                    )),
                     to_date: try_row!(date_value(a.get("toDate"), &format!("{ap}.toDate"), code)),
                 })
             }
@@ -1169,7 +1309,11 @@ fn parse_price_fields(obj: &Map<String, Value>, path: &str, code: &str) -> Parse
 fn parse_price_row(i: usize, row: &Value) -> Parsed<PricePatch> {
     let path = format!("data[{i}]");
     let obj = row.as_object().ok_or_else(|| {
-        ErrorObject::new("invalid-request-data", "Each row must be an object.", path.clone())
+        ErrorObject::new(
+            "invalid-request-data",
+            "Each row must be an object.",
+            path.clone(),
+        )
     })?;
     let code = obj
         .get("code")
@@ -1219,10 +1363,20 @@ fn parse_price_row(i: usize, row: &Value) -> Parsed<PricePatch> {
             )
         })?;
         if let Some(m) = o.get("minimumAmount") {
-            patch.min_amount = Some(try_row!(price_value(m, &format!("{path}.orderableAmount.minimumAmount"), &code, true)));
+            patch.min_amount = Some(try_row!(price_value(
+                m,
+                &format!("{path}.orderableAmount.minimumAmount"),
+                &code,
+                true
+            )));
         }
         if let Some(m) = o.get("maximumAmount") {
-            patch.max_amount = Some(try_row!(price_value(m, &format!("{path}.orderableAmount.maximumAmount"), &code, true)));
+            patch.max_amount = Some(try_row!(price_value(
+                m,
+                &format!("{path}.orderableAmount.maximumAmount"),
+                &code,
+                true
+            )));
         }
     }
     let accepted_only = ["includingVat", "currencyCode", "sales", "prices"]
@@ -1236,13 +1390,19 @@ fn parse_price_row(i: usize, row: &Value) -> Parsed<PricePatch> {
     {
         return Ok(Err(ShopError::InvalidData {
             instance: code,
-            message: "Nothing to update: give price, priceWithVat, priceWithoutVat or another field.".into(),
+            message:
+                "Nothing to update: give price, priceWithVat, priceWithoutVat or another field."
+                    .into(),
         }));
     }
     Ok(Ok(patch))
 }
 
-async fn pricelist_patch(State(sh): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Res {
+async fn pricelist_patch(
+    State(sh): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Res {
     let id = pricelist_id(&id)?;
     if !sh.shop().pricelists.iter().any(|p| p.id == id) {
         return Err(Reply::from_shop(&ShopError::PricelistNotFound(id)));
@@ -1253,12 +1413,18 @@ async fn pricelist_patch(State(sh): State<Arc<Shared>>, Path(id): Path<String>, 
         return Err(Reply::error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-many-items",
-            format!("At most {MAX_BATCH_ROWS} items per request, got {}. Nothing was updated.", rows.len()),
+            format!(
+                "At most {MAX_BATCH_ROWS} items per request, got {}. Nothing was updated.",
+                rows.len()
+            ),
             "data",
         ));
     }
     if rows.is_empty() {
-        return Err(schema_error("data", "\"data\" must have at least one item."));
+        return Err(schema_error(
+            "data",
+            "\"data\" must have at least one item.",
+        ));
     }
     let mut parsed = Vec::with_capacity(rows.len());
     let mut schema_errors = Vec::new();
@@ -1269,7 +1435,10 @@ async fn pricelist_patch(State(sh): State<Arc<Shared>>, Path(id): Path<String>, 
         }
     }
     if !schema_errors.is_empty() {
-        return Err(Reply::errors(StatusCode::UNPROCESSABLE_ENTITY, schema_errors));
+        return Err(Reply::errors(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            schema_errors,
+        ));
     }
     let now = sh.now();
     let mut shop = sh.shop();
@@ -1280,7 +1449,11 @@ async fn pricelist_patch(State(sh): State<Arc<Shared>>, Path(id): Path<String>, 
             Err(e) => Err(e.clone()),
         };
         if let Err(e) = result {
-            errors.push(ErrorObject::new(e.error_code(), e.to_string(), e.instance()));
+            errors.push(ErrorObject::new(
+                e.error_code(),
+                e.to_string(),
+                e.instance(),
+            ));
         }
     }
     if errors.len() == parsed.len() {
@@ -1329,19 +1502,32 @@ mod tests {
         let ok = parse_movement_row(0, &json!({"productCode": "A", "amountChange": -1.5})).unwrap();
         assert_eq!(ok.1, Movement::AmountChange(Decimal::new(-15, 1)));
         assert!(parse_movement_row(0, &json!({"productCode": "A", "realStock": "14"})).is_err());
-        assert!(parse_movement_row(0, &json!({"productCode": "A", "realStock": 1, "quantity": 2})).is_err());
+        assert!(
+            parse_movement_row(
+                0,
+                &json!({"productCode": "A", "realStock": 1, "quantity": 2})
+            )
+            .is_err()
+        );
         assert!(parse_movement_row(0, &json!({"productCode": "A"})).is_err());
         assert!(parse_movement_row(0, &json!({"realStock": 1})).is_err());
     }
 
     #[test]
     fn price_rows_separate_schema_and_row_errors() {
-        let r = parse_price_row(0, &json!({"code": "a", "priceWithVat": {"price": "649.00", "commonPrice": null}}));
+        let r = parse_price_row(
+            0,
+            &json!({"code": "a", "priceWithVat": {"price": "649.00", "commonPrice": null}}),
+        );
         let patch = r.unwrap().unwrap();
         assert_eq!(patch.code, "A");
         assert_eq!(patch.prices[0].1.common_price, Some(None));
         assert!(parse_price_row(0, &json!({"code": "a", "price": {"price": 649}})).is_err());
-        assert!(parse_price_row(0, &json!({"code": "a", "price": {"price": "abc"}})).unwrap().is_err());
+        assert!(
+            parse_price_row(0, &json!({"code": "a", "price": {"price": "abc"}}))
+                .unwrap()
+                .is_err()
+        );
         assert!(parse_price_row(0, &json!({"code": "a"})).unwrap().is_err());
     }
 

@@ -52,7 +52,10 @@ pub struct Bucket {
 impl Bucket {
     /// An empty bucket.
     pub fn new(now: Instant) -> Self {
-        Self { level: 0.0, at: now }
+        Self {
+            level: 0.0,
+            at: now,
+        }
     }
 
     fn leak(&mut self, now: Instant, drain_per_sec: f64) {
@@ -68,7 +71,12 @@ impl Bucket {
     }
 
     /// Whether one more drop fits; if not, how long until it does.
-    pub fn admit(&mut self, now: Instant, capacity: f64, drain_per_sec: f64) -> Result<(), Duration> {
+    pub fn admit(
+        &mut self,
+        now: Instant,
+        capacity: f64,
+        drain_per_sec: f64,
+    ) -> Result<(), Duration> {
         self.leak(now, drain_per_sec);
         if self.level + 1.0 <= capacity {
             Ok(())
@@ -172,7 +180,11 @@ impl Limiter {
 
     /// Highest number of simultaneous requests seen for any token.
     pub fn peak_in_flight(&self) -> u32 {
-        lock(&self.peak_in_flight).values().copied().max().unwrap_or(0)
+        lock(&self.peak_in_flight)
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0)
     }
 
     /// Forgets the peaks (with the counters reset).
@@ -184,15 +196,23 @@ impl Limiter {
     pub fn admit(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let cfg = self.config();
         let mut buckets = lock(&self.buckets);
-        let bucket = buckets.entry(key.to_string()).or_insert_with(|| Bucket::new(now));
-        bucket.admit(now, f64::from(cfg.bucket_capacity), cfg.bucket_drain_per_sec)
+        let bucket = buckets
+            .entry(key.to_string())
+            .or_insert_with(|| Bucket::new(now));
+        bucket.admit(
+            now,
+            f64::from(cfg.bucket_capacity),
+            cfg.bucket_drain_per_sec,
+        )
     }
 
     /// Charges a finished request; returns the new level.
     pub fn charge(&self, key: &str, response_bytes: usize, now: Instant) -> f64 {
         let cfg = self.config();
         let mut buckets = lock(&self.buckets);
-        let bucket = buckets.entry(key.to_string()).or_insert_with(|| Bucket::new(now));
+        let bucket = buckets
+            .entry(key.to_string())
+            .or_insert_with(|| Bucket::new(now));
         bucket.add(now, cfg.cost(response_bytes), cfg.bucket_drain_per_sec)
     }
 

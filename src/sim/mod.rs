@@ -486,7 +486,11 @@ impl SimHandle {
     }
 
     /// Sets physical stock in the default stock as a shop admin would.
-    pub fn set_real_stock(&self, code: &str, real_stock: Decimal) -> Result<StockLevelView, SimError> {
+    pub fn set_real_stock(
+        &self,
+        code: &str,
+        real_stock: Decimal,
+    ) -> Result<StockLevelView, SimError> {
         let stock = self.shared.shop().default_stock_id;
         self.set_real_stock_in(stock, code, real_stock)
     }
@@ -581,10 +585,7 @@ impl SimHandle {
 
     /// Switches the maintenance window (503 `system-maintenance`) on or off.
     pub fn set_maintenance(&self, on: bool) {
-        let mut f = lock(&self.shared.faults);
-        let mut cfg = f.config().clone();
-        cfg.maintenance = on;
-        f.set_config(cfg);
+        lock(&self.shared.faults).set_maintenance(on);
     }
 
     /// Current limits.

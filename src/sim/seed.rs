@@ -9,8 +9,8 @@ use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 
 use super::state::{
-    Address, EshopInfo, Method, NewOrder, PickupPoint, PriceEntry, Product, ProductType, Shop,
-    Variant, STATUS_CANCELLED, STATUS_COMPLETED, STATUS_NEW, STATUS_PROCESSING,
+    Address, EshopInfo, Method, NewOrder, PickupPoint, PriceEntry, Product, ProductType,
+    STATUS_CANCELLED, STATUS_COMPLETED, STATUS_NEW, STATUS_PROCESSING, Shop, Variant,
 };
 
 /// What to seed.
@@ -55,25 +55,133 @@ enum Param {
 }
 
 const TEMPLATES: &[Template] = &[
-    Template { prefix: "TRI", name: "Triko", category: "Trička", vat: 21, price: (299, 799), param: Param::Size, weight_g: 200 },
-    Template { prefix: "MIK", name: "Mikina", category: "Mikiny", vat: 21, price: (799, 1899), param: Param::Size, weight_g: 550 },
-    Template { prefix: "BUN", name: "Bunda", category: "Bundy", vat: 21, price: (1990, 4990), param: Param::Size, weight_g: 900 },
-    Template { prefix: "CEP", name: "Čepice", category: "Doplňky", vat: 21, price: (199, 499), param: Param::Color, weight_g: 120 },
-    Template { prefix: "PON", name: "Ponožky", category: "Doplňky", vat: 21, price: (99, 249), param: Param::Size, weight_g: 60 },
-    Template { prefix: "HRN", name: "Hrnek", category: "Domácnost", vat: 21, price: (149, 349), param: Param::None, weight_g: 350 },
-    Template { prefix: "BAT", name: "Batoh", category: "Batohy", vat: 21, price: (990, 2990), param: Param::Color, weight_g: 800 },
-    Template { prefix: "KAV", name: "Káva", category: "Potraviny", vat: 12, price: (189, 459), param: Param::Weight, weight_g: 250 },
-    Template { prefix: "CAJ", name: "Čaj", category: "Potraviny", vat: 12, price: (89, 199), param: Param::None, weight_g: 100 },
-    Template { prefix: "MED", name: "Med", category: "Potraviny", vat: 12, price: (149, 329), param: Param::None, weight_g: 500 },
-    Template { prefix: "SVI", name: "Svíčka", category: "Domácnost", vat: 21, price: (129, 399), param: Param::Color, weight_g: 300 },
+    Template {
+        prefix: "TRI",
+        name: "Triko",
+        category: "Trička",
+        vat: 21,
+        price: (299, 799),
+        param: Param::Size,
+        weight_g: 200,
+    },
+    Template {
+        prefix: "MIK",
+        name: "Mikina",
+        category: "Mikiny",
+        vat: 21,
+        price: (799, 1899),
+        param: Param::Size,
+        weight_g: 550,
+    },
+    Template {
+        prefix: "BUN",
+        name: "Bunda",
+        category: "Bundy",
+        vat: 21,
+        price: (1990, 4990),
+        param: Param::Size,
+        weight_g: 900,
+    },
+    Template {
+        prefix: "CEP",
+        name: "Čepice",
+        category: "Doplňky",
+        vat: 21,
+        price: (199, 499),
+        param: Param::Color,
+        weight_g: 120,
+    },
+    Template {
+        prefix: "PON",
+        name: "Ponožky",
+        category: "Doplňky",
+        vat: 21,
+        price: (99, 249),
+        param: Param::Size,
+        weight_g: 60,
+    },
+    Template {
+        prefix: "HRN",
+        name: "Hrnek",
+        category: "Domácnost",
+        vat: 21,
+        price: (149, 349),
+        param: Param::None,
+        weight_g: 350,
+    },
+    Template {
+        prefix: "BAT",
+        name: "Batoh",
+        category: "Batohy",
+        vat: 21,
+        price: (990, 2990),
+        param: Param::Color,
+        weight_g: 800,
+    },
+    Template {
+        prefix: "KAV",
+        name: "Káva",
+        category: "Potraviny",
+        vat: 12,
+        price: (189, 459),
+        param: Param::Weight,
+        weight_g: 250,
+    },
+    Template {
+        prefix: "CAJ",
+        name: "Čaj",
+        category: "Potraviny",
+        vat: 12,
+        price: (89, 199),
+        param: Param::None,
+        weight_g: 100,
+    },
+    Template {
+        prefix: "MED",
+        name: "Med",
+        category: "Potraviny",
+        vat: 12,
+        price: (149, 329),
+        param: Param::None,
+        weight_g: 500,
+    },
+    Template {
+        prefix: "SVI",
+        name: "Svíčka",
+        category: "Domácnost",
+        vat: 21,
+        price: (129, 399),
+        param: Param::Color,
+        weight_g: 300,
+    },
 ];
 
 const SUFFIXES: &[&str] = &[
-    "Horal", "Krkonoše", "Šumava", "Jizera", "Beskydy", "Vltava", "Pálava", "Říp", "Sněžka",
-    "Radhošť", "Lipno", "Třeboň", "Žďár", "Děčín", "Orlice", "Praděd",
+    "Horal",
+    "Krkonoše",
+    "Šumava",
+    "Jizera",
+    "Beskydy",
+    "Vltava",
+    "Pálava",
+    "Říp",
+    "Sněžka",
+    "Radhošť",
+    "Lipno",
+    "Třeboň",
+    "Žďár",
+    "Děčín",
+    "Orlice",
+    "Praděd",
 ];
 
-const SIZES: &[(&str, &str)] = &[("S", "S"), ("M", "M"), ("L", "L"), ("XL", "XL"), ("XXL", "XXL")];
+const SIZES: &[(&str, &str)] = &[
+    ("S", "S"),
+    ("M", "M"),
+    ("L", "L"),
+    ("XL", "XL"),
+    ("XXL", "XXL"),
+];
 const COLORS: &[(&str, &str)] = &[
     ("CERNA", "Černá"),
     ("MODRA", "Modrá"),
@@ -90,8 +198,30 @@ const BRANDS: &[(&str, &str)] = &[
     ("zrnko", "Zrnko"),
 ];
 
-const MALE_FIRST: &[&str] = &["Petr", "Tomáš", "Jiří", "Martin", "Ondřej", "Lukáš", "Jan", "Michal", "Václav", "Štěpán"];
-const FEMALE_FIRST: &[&str] = &["Jana", "Lucie", "Kateřina", "Eva", "Zuzana", "Veronika", "Tereza", "Markéta", "Alžběta", "Šárka"];
+const MALE_FIRST: &[&str] = &[
+    "Petr",
+    "Tomáš",
+    "Jiří",
+    "Martin",
+    "Ondřej",
+    "Lukáš",
+    "Jan",
+    "Michal",
+    "Václav",
+    "Štěpán",
+];
+const FEMALE_FIRST: &[&str] = &[
+    "Jana",
+    "Lucie",
+    "Kateřina",
+    "Eva",
+    "Zuzana",
+    "Veronika",
+    "Tereza",
+    "Markéta",
+    "Alžběta",
+    "Šárka",
+];
 const SURNAMES: &[(&str, &str)] = &[
     ("Dvořák", "Dvořáková"),
     ("Novák", "Nováková"),
@@ -121,10 +251,24 @@ const CITIES: &[(&str, &str)] = &[
     ("Jihlava", "586 01"),
 ];
 const STREETS: &[&str] = &[
-    "Vinohradská", "Masarykova", "Náměstí Míru", "Husova", "Palackého", "Komenského", "Žižkova",
-    "Jiráskova", "Nádražní", "Školní", "Lidická", "Třída Svobody",
+    "Vinohradská",
+    "Masarykova",
+    "Náměstí Míru",
+    "Husova",
+    "Palackého",
+    "Komenského",
+    "Žižkova",
+    "Jiráskova",
+    "Nádražní",
+    "Školní",
+    "Lidická",
+    "Třída Svobody",
 ];
-const COMPANIES: &[&str] = &["Dřevovýroba Šimek s.r.o.", "Pekárna U Čápa s.r.o.", "Účetnictví Říha a.s."];
+const COMPANIES: &[&str] = &[
+    "Dřevovýroba Šimek s.r.o.",
+    "Pekárna U Čápa s.r.o.",
+    "Účetnictví Říha a.s.",
+];
 
 /// Shipping methods with gross fees in CZK.
 pub fn shipping_methods() -> Vec<(Method, Decimal)> {
@@ -141,8 +285,16 @@ pub fn shipping_methods() -> Vec<(Method, Decimal)> {
     vec![
         m("0f3c9a51-6d2e-11e6-b1f4-0cc47a6c92bc", "Zásilkovna", 79),
         m("1a7e2b90-6d2e-11e6-b1f4-0cc47a6c92bc", "PPL", 119),
-        m("2c4d6e81-6d2e-11e6-b1f4-0cc47a6c92bc", "Česká pošta - Balík Do ruky", 109),
-        m("3e5f7a72-6d2e-11e6-b1f4-0cc47a6c92bc", "Osobní odběr Brno", 0),
+        m(
+            "2c4d6e81-6d2e-11e6-b1f4-0cc47a6c92bc",
+            "Česká pošta - Balík Do ruky",
+            109,
+        ),
+        m(
+            "3e5f7a72-6d2e-11e6-b1f4-0cc47a6c92bc",
+            "Osobní odběr Brno",
+            0,
+        ),
     ]
 }
 
@@ -161,7 +313,12 @@ pub fn payment_methods() -> Vec<(Method, Decimal)> {
     vec![
         m("6f2c8e36-3faf-11e2-a723-705ab6a2ba75", "Převodem", 2, 0),
         m("7a3d9f47-3faf-11e2-a723-705ab6a2ba75", "Dobírka", 1, 39),
-        m("8b4ea058-3faf-11e2-a723-705ab6a2ba75", "Kartou online", 4, 0),
+        m(
+            "8b4ea058-3faf-11e2-a723-705ab6a2ba75",
+            "Kartou online",
+            4,
+            0,
+        ),
     ]
 }
 
@@ -207,7 +364,9 @@ fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
 
 /// A random lowercase GUID.
 pub fn guid(rng: &mut StdRng) -> String {
-    uuid::Builder::from_random_bytes(rng.r#gen()).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(rng.r#gen())
+        .into_uuid()
+        .to_string()
 }
 
 fn ean13(rng: &mut StdRng) -> String {
@@ -221,13 +380,20 @@ fn ean13(rng: &mut StdRng) -> String {
         .map(|(i, d)| if i % 2 == 0 { *d } else { d * 3 })
         .sum();
     digits.push((10 - sum % 10) % 10);
-    digits.iter().map(|d| char::from_digit(*d, 10).unwrap_or('0')).collect()
+    digits
+        .iter()
+        .map(|d| char::from_digit(*d, 10).unwrap_or('0'))
+        .collect()
 }
 
 /// A random Czech customer: (e-mail, phone, billing, optional different delivery address).
 pub fn random_customer(rng: &mut StdRng) -> (String, String, Address, Option<Address>) {
     let female = rng.gen_bool(0.5);
-    let first = if female { *pick(rng, FEMALE_FIRST) } else { *pick(rng, MALE_FIRST) };
+    let first = if female {
+        *pick(rng, FEMALE_FIRST)
+    } else {
+        *pick(rng, MALE_FIRST)
+    };
     let (m, f) = *pick(rng, SURNAMES);
     let last = if female { f } else { m };
     let full_name = format!("{first} {last}");
@@ -249,7 +415,11 @@ pub fn random_customer(rng: &mut StdRng) -> (String, String, Address, Option<Add
             company: None,
             full_name: Some(name.to_string()),
             street: Some(pick(rng, STREETS).to_string()),
-            house_number: Some(format!("{}/{}", rng.gen_range(1..3000), rng.gen_range(1..40))),
+            house_number: Some(format!(
+                "{}/{}",
+                rng.gen_range(1..3000),
+                rng.gen_range(1..40)
+            )),
             city: Some(city.to_string()),
             zip: Some(zip.to_string()),
             country_code: Some("CZ".into()),
@@ -276,7 +446,11 @@ pub fn random_order(shop: &Shop, rng: &mut StdRng) -> NewOrder {
         .iter()
         .filter(|c| shop.variant_stock(c).is_some_and(|s| s > Decimal::ZERO))
         .collect();
-    let pool: Vec<&String> = if in_stock.is_empty() { codes.iter().collect() } else { in_stock };
+    let pool: Vec<&String> = if in_stock.is_empty() {
+        codes.iter().collect()
+    } else {
+        in_stock
+    };
     let mut lines: Vec<(String, Decimal)> = Vec::new();
     if !pool.is_empty() {
         for _ in 0..rng.gen_range(1..=3) {
@@ -388,8 +562,12 @@ pub fn seed_shop(spec: &SeedSpec, now: DateTime<Utc>) -> Shop {
                 .collect()
         };
         let name = format!("{} {suffix}", t.name);
-        let creation = now - Duration::days(rng.gen_range(31..400)) - Duration::seconds(rng.gen_range(0..86_400));
-        let change = now - Duration::days(rng.gen_range(1..60)) - Duration::seconds(rng.gen_range(0..86_400));
+        let creation = now
+            - Duration::days(rng.gen_range(31..400))
+            - Duration::seconds(rng.gen_range(0..86_400));
+        let change = now
+            - Duration::days(rng.gen_range(1..60))
+            - Duration::seconds(rng.gen_range(0..86_400));
         let brand = pick(&mut rng, BRANDS);
         let product = Product {
             guid: guid(&mut rng),
@@ -397,12 +575,19 @@ pub fn seed_shop(spec: &SeedSpec, now: DateTime<Utc>) -> Shop {
             name: name.clone(),
             index_name: ascii_fold(&name).to_lowercase().replace(' ', "-"),
             short_description: format!("{name} z naší dílny, kategorie {}.", t.category),
-            url: format!("{}{}/", spec.eshop_url, ascii_fold(&name).to_lowercase().replace(' ', "-")),
+            url: format!(
+                "{}{}/",
+                spec.eshop_url,
+                ascii_fold(&name).to_lowercase().replace(' ', "-")
+            ),
             product_type: ProductType::Product,
             creation_time: creation,
             change_time: change.max(creation),
             brand: Some((brand.0.to_string(), brand.1.to_string())),
-            category_guid: format!("1c0d2e8a-5a3b-11ef-bb20-{:012x}", t.prefix.len() * 7919 + usize::from(t.prefix.as_bytes()[0])),
+            category_guid: format!(
+                "1c0d2e8a-5a3b-11ef-bb20-{:012x}",
+                t.prefix.len() * 7919 + usize::from(t.prefix.as_bytes()[0])
+            ),
             category_name: t.category.to_string(),
             variants: variants.clone(),
             set_members: Vec::new(),
@@ -410,7 +595,10 @@ pub fn seed_shop(spec: &SeedSpec, now: DateTime<Utc>) -> Shop {
         shop.add_product(product);
         for (vi, v) in variants.iter().enumerate() {
             // Bigger sizes cost a little more, like in real shops.
-            let price = base_price + Decimal::from(i64::try_from(vi).unwrap_or(0) * 20 * i64::from(matches!(t.param, Param::Size)));
+            let price = base_price
+                + Decimal::from(
+                    i64::try_from(vi).unwrap_or(0) * 20 * i64::from(matches!(t.param, Param::Size)),
+                );
             all_codes.push((v.code.clone(), price, vat));
         }
     }
@@ -456,13 +644,20 @@ pub fn seed_shop(spec: &SeedSpec, now: DateTime<Utc>) -> Shop {
         });
         all_codes.push((code, price, Decimal::from(21)));
     }
-    let (lo, hi) = (spec.stock_range.0.min(spec.stock_range.1), spec.stock_range.0.max(spec.stock_range.1));
+    let (lo, hi) = (
+        spec.stock_range.0.min(spec.stock_range.1),
+        spec.stock_range.0.max(spec.stock_range.1),
+    );
     for (code, price, vat) in &all_codes {
         let is_set = shop
             .variant(code)
             .is_some_and(|(p, _)| p.product_type == ProductType::ProductSet);
         if !is_set {
-            let real = if rng.gen_bool(0.1) { 0 } else { rng.gen_range(lo..=hi) };
+            let real = if rng.gen_bool(0.1) {
+                0
+            } else {
+                rng.gen_range(lo..=hi)
+            };
             // Only errors for unknown codes or sets, neither of which can happen here.
             let _ = shop.admin_set_real_stock(1, code, Decimal::from(real));
             let _ = shop.admin_set_real_stock(2, code, Decimal::from(rng.gen_range(0..=10)));
@@ -478,7 +673,8 @@ pub fn seed_shop(spec: &SeedSpec, now: DateTime<Utc>) -> Shop {
             min_amount: None,
             max_amount: None,
         };
-        let net = (*price / (Decimal::ONE + *vat / Decimal::ONE_HUNDRED) * Decimal::new(8, 1)).round_dp(2);
+        let net = (*price / (Decimal::ONE + *vat / Decimal::ONE_HUNDRED) * Decimal::new(8, 1))
+            .round_dp(2);
         if let Some(pl) = shop.pricelists.get_mut(0) {
             pl.entries.insert(code.clone(), entry.clone());
         }
@@ -561,11 +757,22 @@ mod tests {
         for p in &shop.products {
             out.push(format!("{} {} {}", p.guid, p.name, p.variants.len()));
             for v in &p.variants {
-                out.push(format!("{} {:?} {:?}", v.code, shop.level(1, &v.code), shop.pricelists[0].entries.get(&v.code).map(|e| e.price)));
+                out.push(format!(
+                    "{} {:?} {:?}",
+                    v.code,
+                    shop.level(1, &v.code),
+                    shop.pricelists[0].entries.get(&v.code).map(|e| e.price)
+                ));
             }
         }
         for o in shop.orders.values() {
-            out.push(format!("{} {} {:?} {}", o.code, o.status_id, o.email, o.items.len()));
+            out.push(format!(
+                "{} {} {:?} {}",
+                o.code,
+                o.status_id,
+                o.email,
+                o.items.len()
+            ));
         }
         out
     }
@@ -579,7 +786,11 @@ mod tests {
         assert_eq!(fingerprint(&a), fingerprint(&b));
         assert_ne!(fingerprint(&a), fingerprint(&c));
         assert_eq!(a.products.len(), 31);
-        assert!(a.orders.len() >= 30, "most orders placed: {}", a.orders.len());
+        assert!(
+            a.orders.len() >= 30,
+            "most orders placed: {}",
+            a.orders.len()
+        );
     }
 
     #[test]
@@ -595,8 +806,11 @@ mod tests {
         }
         assert!(shop.variant_codes().iter().any(|c| c.contains('/')));
         assert!(shop.variant_codes().iter().any(|c| !c.contains('/')));
-        let vats: std::collections::BTreeSet<String> =
-            shop.products.iter().flat_map(|p| p.variants.iter().map(|v| v.vat_rate.to_string())).collect();
+        let vats: std::collections::BTreeSet<String> = shop
+            .products
+            .iter()
+            .flat_map(|p| p.variants.iter().map(|v| v.vat_rate.to_string()))
+            .collect();
         assert!(vats.contains("21") && vats.contains("12"), "{vats:?}");
         for o in shop.orders.values() {
             let (with, without, vat) = o.totals();

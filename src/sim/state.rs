@@ -713,9 +713,33 @@ impl Shop {
             eshop,
             statuses: vec![
                 st(STATUS_NEW, "Nevyřízená", 1, false, false, false, "#000000"),
-                st(STATUS_PROCESSING, "Vyřizuje se", 2, false, false, false, "#3366ff"),
-                st(STATUS_COMPLETED, "Vyřízena", 5, true, true, false, "#009900"),
-                st(STATUS_CANCELLED, "Stornována", 6, false, false, true, "#cc0000"),
+                st(
+                    STATUS_PROCESSING,
+                    "Vyřizuje se",
+                    2,
+                    false,
+                    false,
+                    false,
+                    "#3366ff",
+                ),
+                st(
+                    STATUS_COMPLETED,
+                    "Vyřízena",
+                    5,
+                    true,
+                    true,
+                    false,
+                    "#009900",
+                ),
+                st(
+                    STATUS_CANCELLED,
+                    "Stornována",
+                    6,
+                    false,
+                    false,
+                    true,
+                    "#cc0000",
+                ),
                 st(1, "Odesláno", 3, false, true, false, "#00aa88"),
                 st(2, "Čeká na platbu", 4, false, false, false, "#ff9900"),
             ],
@@ -863,13 +887,12 @@ impl Shop {
             }
             return best;
         }
-        self.level(self.default_stock_id, code).map(|l| l.available())
+        self.level(self.default_stock_id, code)
+            .map(|l| l.available())
     }
 
     fn level_mut(&mut self, stock_id: i64, code: &str) -> &mut Level {
-        self.levels
-            .entry((stock_id, code.to_string()))
-            .or_default()
+        self.levels.entry((stock_id, code.to_string())).or_default()
     }
 
     /// Sets physical stock as a shop admin would (no webhook/claim side effects).
@@ -910,7 +933,10 @@ impl Shop {
     }
 
     /// Expands product lines into per-variant claim quantities (sets → members), aggregated.
-    fn claim_lines(&self, lines: &[(String, Decimal)]) -> Result<Vec<(String, Decimal)>, ShopError> {
+    fn claim_lines(
+        &self,
+        lines: &[(String, Decimal)],
+    ) -> Result<Vec<(String, Decimal)>, ShopError> {
         let mut agg: BTreeMap<String, Decimal> = BTreeMap::new();
         for (code, qty) in lines {
             let (product, _) = self
@@ -927,7 +953,11 @@ impl Shop {
         Ok(agg.into_iter().collect())
     }
 
-    fn check_available(&self, stock_id: i64, claims: &[(String, Decimal)]) -> Result<(), ShopError> {
+    fn check_available(
+        &self,
+        stock_id: i64,
+        claims: &[(String, Decimal)],
+    ) -> Result<(), ShopError> {
         if self.allow_oversell {
             return Ok(());
         }
@@ -1084,7 +1114,13 @@ impl Shop {
         }
         if let Some((method, fee)) = &new.payment {
             let item_id = self.alloc_item_id();
-            items.push(fee_item(item_id, ItemType::Billing, &method.name, *fee, None));
+            items.push(fee_item(
+                item_id,
+                ItemType::Billing,
+                &method.name,
+                *fee,
+                None,
+            ));
         }
         if let Some((text, discount)) = &new.discount {
             let item_id = self.alloc_item_id();
@@ -1259,10 +1295,16 @@ impl Shop {
                 for (c, q) in &old {
                     *delta.entry(c.clone()).or_default() -= *q;
                 }
-                let increases: Vec<(String, Decimal)> =
-                    delta.iter().filter(|(_, q)| **q > Decimal::ZERO).map(|(c, q)| (c.clone(), *q)).collect();
-                let decreases: Vec<(String, Decimal)> =
-                    delta.iter().filter(|(_, q)| **q < Decimal::ZERO).map(|(c, q)| (c.clone(), -*q)).collect();
+                let increases: Vec<(String, Decimal)> = delta
+                    .iter()
+                    .filter(|(_, q)| **q > Decimal::ZERO)
+                    .map(|(c, q)| (c.clone(), *q))
+                    .collect();
+                let decreases: Vec<(String, Decimal)> = delta
+                    .iter()
+                    .filter(|(_, q)| **q < Decimal::ZERO)
+                    .map(|(c, q)| (c.clone(), -*q))
+                    .collect();
                 self.check_available(order.stock_id, &increases)?;
                 self.add_claims(order.stock_id, &increases);
                 self.release_claims(order.stock_id, &decreases);
@@ -1365,7 +1407,10 @@ impl Shop {
             .find(|p| p.id == pricelist_id)
             .ok_or(ShopError::PricelistNotFound(pricelist_id))?;
         let including_vat = pl.including_vat;
-        let is_default = self.pricelists.first().is_some_and(|p| p.id == pricelist_id);
+        let is_default = self
+            .pricelists
+            .first()
+            .is_some_and(|p| p.id == pricelist_id);
         let pl = self
             .pricelists
             .iter_mut()
@@ -1416,7 +1461,9 @@ impl Shop {
             }
             if let Some(bp) = f.buy_price {
                 if !is_default {
-                    return Err(bad("buyPrice can only be set in the default price list.".into()));
+                    return Err(bad(
+                        "buyPrice can only be set in the default price list.".into()
+                    ));
                 }
                 entry.buy_price = match bp {
                     Some(v) => Some(convert(*basis, check(v, "buyPrice")?, rate)),
@@ -1671,15 +1718,27 @@ mod tests {
         let mut s = shop();
         let code = s.place_order(order(&[("tri-001/m", "4")]), now()).unwrap();
         let l = s.level(1, "TRI-001/M").unwrap();
-        assert_eq!((l.real_stock, l.claim, l.available()), (d("10"), d("4"), d("6")));
-        assert!(s.set_status(&code, Some(STATUS_PROCESSING), None, now()).unwrap());
+        assert_eq!(
+            (l.real_stock, l.claim, l.available()),
+            (d("10"), d("4"), d("6"))
+        );
+        assert!(
+            s.set_status(&code, Some(STATUS_PROCESSING), None, now())
+                .unwrap()
+        );
         assert_eq!(s.level(1, "TRI-001/M").unwrap().claim, d("4"));
-        assert!(s.set_status(&code, Some(STATUS_COMPLETED), None, now()).unwrap());
+        assert!(
+            s.set_status(&code, Some(STATUS_COMPLETED), None, now())
+                .unwrap()
+        );
         let l = s.level(1, "TRI-001/M").unwrap();
         assert_eq!((l.real_stock, l.claim), (d("6"), d("0")));
         assert_eq!(s.orders[&code].paid, Some(true), "completed marks paid");
         // Same status again is a no-op.
-        assert!(!s.set_status(&code, Some(STATUS_COMPLETED), None, now()).unwrap());
+        assert!(
+            !s.set_status(&code, Some(STATUS_COMPLETED), None, now())
+                .unwrap()
+        );
     }
 
     #[test]
@@ -1711,11 +1770,20 @@ mod tests {
     fn three_movement_modes() {
         let mut s = shop();
         s.place_order(order(&[("TRI-001/M", "4")]), now()).unwrap();
-        let l = s.apply_movement(1, "TRI-001/M", Movement::AmountChange(d("-2"))).unwrap();
-        assert_eq!((l.real_stock, l.claim, l.available()), (d("8"), d("4"), d("4")));
-        let l = s.apply_movement(1, "TRI-001/M", Movement::Quantity(d("5"))).unwrap();
+        let l = s
+            .apply_movement(1, "TRI-001/M", Movement::AmountChange(d("-2")))
+            .unwrap();
+        assert_eq!(
+            (l.real_stock, l.claim, l.available()),
+            (d("8"), d("4"), d("4"))
+        );
+        let l = s
+            .apply_movement(1, "TRI-001/M", Movement::Quantity(d("5")))
+            .unwrap();
         assert_eq!((l.real_stock, l.available()), (d("9"), d("5")));
-        let l = s.apply_movement(1, "TRI-001/M", Movement::RealStock(d("14"))).unwrap();
+        let l = s
+            .apply_movement(1, "TRI-001/M", Movement::RealStock(d("14")))
+            .unwrap();
         assert_eq!((l.real_stock, l.available()), (d("14"), d("10")));
         assert_eq!(
             s.apply_movement(1, "NOPE", Movement::RealStock(d("1"))),
@@ -1748,7 +1816,10 @@ mod tests {
         s.edit_order(
             &code,
             OrderEdit {
-                lines: Some(vec![("TRI-001/M".into(), d("1")), ("TRI-001/L".into(), d("1"))]),
+                lines: Some(vec![
+                    ("TRI-001/M".into(), d("1")),
+                    ("TRI-001/L".into(), d("1")),
+                ]),
                 ..OrderEdit::default()
             },
             later,
@@ -1764,7 +1835,10 @@ mod tests {
         let ch = s.order_changes(now(), None, later);
         assert_eq!(ch.len(), 1);
         assert_eq!(ch[0].1.kind, ChangeKind::Delete);
-        assert!(s.order_changes(now(), Some(ChangeKind::Edit), later).is_empty());
+        assert!(
+            s.order_changes(now(), Some(ChangeKind::Edit), later)
+                .is_empty()
+        );
     }
 
     #[test]
@@ -1790,7 +1864,10 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(s.orders[&code].notes.tracking_number.as_deref(), Some("DR1234567890E"));
+        assert_eq!(
+            s.orders[&code].notes.tracking_number.as_deref(),
+            Some("DR1234567890E")
+        );
     }
 
     #[test]

@@ -223,8 +223,8 @@ fn price_shape(with_vat: Decimal, vat_rate: Decimal) -> Value {
 /// Splits a gross amount into (net, vat) at `rate` percent, rounded to cents.
 pub fn split_vat(with_vat: Decimal, rate: Decimal) -> (Decimal, Decimal) {
     let divisor = Decimal::ONE + rate / Decimal::ONE_HUNDRED;
-    let without = (with_vat / divisor)
-        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    let without =
+        (with_vat / divisor).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     (without, with_vat - without)
 }
 
@@ -332,10 +332,10 @@ pub fn order_detail(shop: &Shop, order: &Order, inc: OrderIncludes) -> Value {
         obj.insert("vatMode".into(), json!("Normal"));
         obj.insert(
             "billingMethod".into(),
-            order
-                .payment
-                .as_ref()
-                .map_or(Value::Null, |m| json!({"id": m.billing_method_id, "name": m.name})),
+            order.payment.as_ref().map_or(
+                Value::Null,
+                |m| json!({"id": m.billing_method_id, "name": m.name}),
+            ),
         );
         obj.insert("billingAddress".into(), address(&order.billing, true));
         obj.insert(
