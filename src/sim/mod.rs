@@ -350,7 +350,7 @@ impl Simulator {
             base_url,
             addr,
             shutdown_tx,
-            server,
+            server: Some(server),
         })
     }
 }
@@ -361,7 +361,20 @@ pub struct SimHandle {
     base_url: String,
     addr: SocketAddr,
     shutdown_tx: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Drop for SimHandle {
+    /// A handle dropped without [`SimHandle::shutdown`] still stops the server.
+    fn drop(&mut self) {
+        let _ = self.shutdown_tx.send(true);
+        for task in lock(&self.shared.streams).drain(..) {
+            task.abort();
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for SimHandle {
@@ -399,18 +412,19 @@ impl SimHandle {
     }
 
     /// Stops serving: in-flight requests get a moment to finish, then the server is aborted.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown_tx.send(true);
         for task in lock(&self.shared.streams).drain(..) {
             task.abort();
         }
-        let server = self.server;
-        let abort = server.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(2), server)
-            .await
-            .is_err()
-        {
-            abort.abort();
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), server)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
         }
     }
 
