@@ -138,7 +138,8 @@ fn mean_seconds(values: impl Iterator<Item = TimeDelta>) -> Option<i64> {
 }
 
 impl FulfillmentReport {
-    /// Builds the report over orders of `integration` imported in `[from, to]`.
+    /// Builds the report over orders of `integration` imported in `[from, to)` (half-open, so consecutive
+    /// reports never count an order twice).
     pub fn build(
         integration: &Integration,
         orders: &[Order],
@@ -146,7 +147,7 @@ impl FulfillmentReport {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Self, DomainError> {
-        if from > to {
+        if from >= to {
             return Err(DomainError::InvalidArgument {
                 field: "date range",
                 reason: format!("start {from} is after end {to}"),
@@ -156,7 +157,7 @@ impl FulfillmentReport {
         let in_range: Vec<&Order> = orders
             .iter()
             .filter(|o| o.integration_id == integration_id)
-            .filter(|o| o.imported_at >= from && o.imported_at <= to)
+            .filter(|o| o.imported_at >= from && o.imported_at < to)
             .collect();
 
         let mut orders_by_status = BTreeMap::new();
@@ -411,7 +412,7 @@ mod tests {
             outside,
             foreign,
         ];
-        let r = FulfillmentReport::build(&integration, &orders, at(0), at(99), now).unwrap();
+        let r = FulfillmentReport::build(&integration, &orders, at(0), at(100), now).unwrap();
         assert_eq!((r.integration_id, r.name.as_str()), (i, "A"));
         assert_eq!(r.total_orders, 6);
         assert_eq!(r.orders_by_status.get(&OrderStatus::Shipped), Some(&3));
@@ -438,13 +439,15 @@ mod tests {
         assert_eq!(r.total_orders, 0);
         assert_eq!(r.sla_met_percent, None);
         assert_eq!(r.mean_processing_seconds, None);
-        // Range bounds are inclusive; a third of three is rounded to two decimals.
+        // The range is half-open: `to` is excluded, `from` included; a third of three is
+        // rounded to two decimals.
         let orders = [
             processed(i, "a", at(0), 1),
             processed(i, "b", at(1), 30),
             processed(i, "c", at(1), 40),
+            processed(i, "d", at(2), 1),
         ];
-        let r = FulfillmentReport::build(&integration, &orders, at(0), at(1), at(100)).unwrap();
+        let r = FulfillmentReport::build(&integration, &orders, at(0), at(2), at(100)).unwrap();
         assert_eq!(r.total_orders, 3);
         assert_eq!(r.sla_met_percent, Some(dec("33.33")));
     }
