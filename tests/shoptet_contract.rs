@@ -20,8 +20,8 @@ use shoptet_sync::shoptet::{
     StockUpdateRow, ThrottleConfig,
 };
 use shoptet_sync::sim::{
-    FaultConfig, ItemSpec, LimitConfig, OrderSpec, STATUS_CANCELLED, STATUS_COMPLETED,
-    STATUS_NEW, STATUS_PROCESSING, SimConfig, SimHandle, Simulator,
+    FaultConfig, ItemSpec, LimitConfig, OrderSpec, STATUS_CANCELLED, STATUS_COMPLETED, STATUS_NEW,
+    STATUS_PROCESSING, SimConfig, SimHandle, Simulator,
 };
 use tokio::time::Instant;
 
@@ -153,12 +153,20 @@ async fn eshop_info_statuses_stocks_and_pricelists() {
     let client = private_client(&sim, fast_config(&sim));
 
     let info = client.eshop_info().await.unwrap();
-    assert_eq!(info.default_pricelist_id(), Some(sim.default_pricelist_id()));
+    assert_eq!(
+        info.default_pricelist_id(),
+        Some(sim.default_pricelist_id())
+    );
     assert!(info.contact_information.unwrap().eshop_name.is_some());
 
     let statuses = client.order_statuses().await.unwrap();
     let ids: BTreeSet<i64> = statuses.statuses.iter().map(|s| s.id).collect();
-    for id in [STATUS_NEW, STATUS_PROCESSING, STATUS_COMPLETED, STATUS_CANCELLED] {
+    for id in [
+        STATUS_NEW,
+        STATUS_PROCESSING,
+        STATUS_COMPLETED,
+        STATUS_CANCELLED,
+    ] {
         assert!(ids.contains(&id), "status {id} missing from {ids:?}");
     }
     assert_eq!(statuses.default_status, Some(STATUS_NEW));
@@ -172,7 +180,11 @@ async fn eshop_info_statuses_stocks_and_pricelists() {
         .find(|s| s.id == STATUS_COMPLETED)
         .unwrap();
     assert!(completed.stock_claim_resolved);
-    let new = statuses.statuses.iter().find(|s| s.id == STATUS_NEW).unwrap();
+    let new = statuses
+        .statuses
+        .iter()
+        .find(|s| s.id == STATUS_NEW)
+        .unwrap();
     assert!(!new.stock_claim_resolved);
 
     let stocks = client.stocks().await.unwrap();
@@ -225,8 +237,10 @@ async fn order_changes_feed_pages_and_reports_edits_and_deletes() {
     // An edit and a delete after a cursor show up with their types; only the last change counts.
     sim.advance_clock(2 * second());
     let cursor = minus_second(sim.now());
-    sim.set_order_status(&created[0], STATUS_PROCESSING).unwrap();
-    sim.set_order_status(&created[1], STATUS_PROCESSING).unwrap();
+    sim.set_order_status(&created[0], STATUS_PROCESSING)
+        .unwrap();
+    sim.set_order_status(&created[1], STATUS_PROCESSING)
+        .unwrap();
     sim.delete_order(&created[1]).unwrap();
     let recent = client.all_order_changes(cursor).await.unwrap();
     let by_code: BTreeMap<&str, bool> = recent
@@ -313,7 +327,10 @@ async fn order_list_pages_and_filters_by_time_and_negative_status() {
         .unwrap();
     let processing: BTreeSet<String> = processing.into_iter().map(|o| o.code).collect();
     assert_eq!(processing, late[..5].iter().cloned().collect());
-    assert!(all.iter().all(|o| o.price.as_ref().unwrap().with_vat.is_some()));
+    assert!(
+        all.iter()
+            .all(|o| o.price.as_ref().unwrap().with_vat.is_some())
+    );
     sim.shutdown().await;
 }
 
@@ -365,8 +382,11 @@ async fn order_detail_has_variant_shipping_billing_and_discount_rows() {
             .filter(|i| i.is_stock_item())
             .map(|i| (i.code.clone().unwrap(), i.amount.unwrap()))
             .collect();
-        let mut held: Vec<(String, Decimal)> =
-            view.items.iter().map(|i| (i.code.clone(), i.amount)).collect();
+        let mut held: Vec<(String, Decimal)> = view
+            .items
+            .iter()
+            .map(|i| (i.code.clone(), i.amount))
+            .collect();
         rows.sort();
         held.sort();
         assert_eq!(rows, held, "order {code}");
@@ -515,8 +535,7 @@ async fn bulk_status_change_chunks_by_100_and_reports_unknown_codes() {
         .unwrap();
     assert_eq!(report.requests, 2);
     assert_eq!(
-        sim.counters()
-            .requests("PATCH /api/orders/status-change"),
+        sim.counters().requests("PATCH /api/orders/status-change"),
         2
     );
     assert_eq!(report.applied, 150);
@@ -526,7 +545,12 @@ async fn bulk_status_change_chunks_by_100_and_reports_unknown_codes() {
         .map(|row| row.code.as_deref().unwrap())
         .collect();
     assert_eq!(failed, BTreeSet::from(["NOPE-1", "NOPE-2"]));
-    assert!(report.failed.iter().all(|r| r.error_code == "order-not-found"));
+    assert!(
+        report
+            .failed
+            .iter()
+            .all(|r| r.error_code == "order-not-found")
+    );
     for code in &created {
         assert_eq!(sim.order(code).unwrap().status_id, STATUS_PROCESSING);
     }
@@ -537,7 +561,10 @@ async fn bulk_status_change_chunks_by_100_and_reports_unknown_codes() {
 
     // Every code unknown: the shop answers 400, the client still reports per-row failures.
     let report = client
-        .bulk_status_change(&["NOPE-3".to_owned(), "NOPE-4".to_owned()], STATUS_COMPLETED)
+        .bulk_status_change(
+            &["NOPE-3".to_owned(), "NOPE-4".to_owned()],
+            STATUS_COMPLETED,
+        )
         .await
         .unwrap();
     assert_eq!((report.applied, report.failed.len()), (0, 2));
@@ -629,7 +656,11 @@ async fn products_list_detail_by_code_and_changes() {
         .iter()
         .find(|p| p.guid != parent.guid && p.product_type.as_deref() == Some("product"))
         .unwrap();
-    let stock_code = client.product_detail(&stock_only.guid).await.unwrap().variants[0]
+    let stock_code = client
+        .product_detail(&stock_only.guid)
+        .await
+        .unwrap()
+        .variants[0]
         .code
         .clone();
     client
@@ -731,6 +762,31 @@ async fn stock_update_real_stock_and_quantity_modes() {
         .unwrap();
     assert_eq!(sim.stock_level(&a).unwrap().real_stock, d("7"));
 
+    // Another stock of a multi-stock shop is addressed by its id; the default one is untouched.
+    let other_stock = client
+        .stocks()
+        .await
+        .unwrap()
+        .stocks
+        .into_iter()
+        .find(|s| s.id != 1)
+        .unwrap()
+        .id;
+    client
+        .update_stock(
+            other_stock,
+            &[StockUpdateRow::real_stock(a.clone(), d("4"))],
+        )
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(
+        sim.stock_level_in(other_stock, &a).unwrap().real_stock,
+        d("4")
+    );
+    assert_eq!(sim.stock_level(&a).unwrap().real_stock, d("7"));
+
     // The client reads back what the shop shows.
     let product = client.product_by_code(&a).await.unwrap();
     let variant = product.variants.iter().find(|v| v.code == a).unwrap();
@@ -762,6 +818,33 @@ async fn price_update_changes_the_shop_price() {
         .find(|v| v.code == code)
         .unwrap();
     assert_eq!(variant.price, Some(new_price));
+
+    // A list stored without VAT: a gross price is recalculated to net by the shop.
+    let net_list = client
+        .pricelists()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.id != list)
+        .unwrap()
+        .id;
+    let stored = sim.price_in(net_list, &code).unwrap();
+    assert!(!stored.including_vat);
+    let gross = d("121.00");
+    client
+        .update_prices(net_list, &[PriceUpdateRow::with_vat(code.clone(), gross)])
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let expected_net =
+        (gross * Decimal::ONE_HUNDRED / (Decimal::ONE_HUNDRED + stored.vat_rate)).round_dp(2);
+    assert_eq!(sim.price_in(net_list, &code).unwrap().price, expected_net);
+    assert_eq!(
+        sim.price(&code).unwrap().price,
+        new_price,
+        "other list untouched"
+    );
 
     let err = client
         .update_prices(999, &[PriceUpdateRow::with_vat(code, new_price)])
@@ -1206,6 +1289,23 @@ async fn hangs_past_the_timeout_are_retried_or_reported() {
     let info = client.eshop_info().await.unwrap();
     assert!(info.default_pricelist_id().is_some());
     assert_eq!(client.stats().transport_errors, 1);
+
+    // A write that hangs: the retry is identical, so it must not be locked out for good.
+    let code = stocked_codes(&sim)[0].clone();
+    sim.set_faults(FaultConfig {
+        hang_rate: 1.0,
+        hang_ms: 3000,
+        max_faults: Some(1),
+        ..FaultConfig::default()
+    });
+    client
+        .update_stock(1, &[StockUpdateRow::real_stock(code.clone(), d("77"))])
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(sim.stock_level(&code).unwrap().real_stock, d("77"));
+    assert_eq!(client.stats().transport_errors, 2);
 
     config.retry.max_attempts = 2;
     let client = private_client(&sim, config);
