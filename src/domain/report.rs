@@ -150,7 +150,7 @@ impl FulfillmentReport {
         if from >= to {
             return Err(DomainError::InvalidArgument {
                 field: "date range",
-                reason: format!("start {from} is after end {to}"),
+                reason: format!("start {from} must be before end {to}"),
             });
         }
         let integration_id = integration.id;
