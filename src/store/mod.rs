@@ -1,1 +1,725 @@
 //! Persistence in sled: a fixed set of trees, sortable keys, one versioned codec, atomic commits.
+//!
+//! - One [`Store`] (one sled `Db`) per daemon; cloning it is cheap and shares the database.
+//! - Writes go through a [`Changeset`] and [`Store::commit`]: one sled transaction across all trees,
+//!   then a flush, so a commit that returned is on disk and a crash never leaves half of one.
+//! - Commits, pruning and backups take one write lock: the backup sees a state between commits.
+//!   Reads take no lock; each integration has one writer (its actor), so its own reads are stable.
+//! - Values go through [`codec`] (a version byte + bincode); keys are built in [`keys`].
+
+mod any_as_str;
+pub mod backup;
+mod changeset;
+pub mod codec;
+pub mod keys;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use crate::domain::{
+    ErrorLog, Integration, IntegrationId, Order, OrderStatus, OutboxEntry, PriceChange, Product,
+    StockLevel, SyncLog,
+};
+
+pub use backup::{BackupStats, RestoreStats};
+pub use changeset::Changeset;
+use changeset::{Op, Write};
+pub use keys::TreeId;
+
+/// A storage failure. Record-level errors name the tree and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed (I/O, a second process holding the database, corruption sled detected).
+    #[error("database error")]
+    Sled(#[from] sled::Error),
+    /// A record's bytes do not decode as the expected type.
+    #[error("record {tree}/{key} cannot be decoded")]
+    Decode {
+        tree: &'static str,
+        key: String,
+        #[source]
+        source: bincode::error::DecodeError,
+    },
+    /// A value could not be encoded.
+    #[error("record {tree}/{key} cannot be encoded")]
+    Encode {
+        tree: &'static str,
+        key: String,
+        #[source]
+        source: bincode::error::EncodeError,
+    },
+    /// A record was written by a format this build does not know (a newer version, or damage).
+    #[error("record {tree}/{key} has unknown format version {version}")]
+    UnknownVersion {
+        tree: &'static str,
+        key: String,
+        version: u8,
+    },
+    /// A record or index entry is inconsistent.
+    #[error("record {tree}/{key} is corrupt: {reason}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
+    /// A value cannot be part of a key.
+    #[error("invalid {what}: {reason}")]
+    InvalidKey { what: &'static str, reason: String },
+    /// Restore only writes into an empty data directory.
+    #[error("data directory {path} is not empty; restore needs an empty one")]
+    NotEmpty { path: PathBuf },
+    /// A file operation failed.
+    #[error("I/O error on {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A backup file is damaged, truncated or not a backup.
+    #[error("backup {path} is invalid: {reason}")]
+    InvalidBackup { path: PathBuf, reason: String },
+    /// A blocking task running store work did not finish.
+    #[error("store task failed")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+impl StoreError {
+    fn corrupt(tree: TreeId, key: &[u8], reason: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            tree: tree.name(),
+            key: keys::describe_key(tree, key),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What an integration actor keeps in memory, loaded in one pass over that integration's keys.
+#[derive(Debug, Clone)]
+pub struct IntegrationState {
+    pub integration: Integration,
+    /// Sorted by code (byte order).
+    pub orders: Vec<Order>,
+    /// Sorted by variant code (byte order).
+    pub products: Vec<Product>,
+    /// Sorted by `seq`.
+    pub outbox: Vec<OutboxEntry>,
+    pub meta: MetaValues,
+}
+
+/// An integration's named values, decoded on demand with [`MetaValues::get`].
+#[derive(Debug, Clone, Default)]
+pub struct MetaValues {
+    integration_id: IntegrationId,
+    values: BTreeMap<String, Vec<u8>>,
+}
+
+impl MetaValues {
+    /// The value stored under `name`, decoded as `T`.
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        self.values
+            .get(name)
+            .map(|bytes| {
+                codec::decode(
+                    TreeId::Meta,
+                    &keys::meta_key(self.integration_id, name),
+                    bytes,
+                )
+            })
+            .transpose()
+    }
+
+    /// The stored names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+}
+
+/// What [`Store::prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneStats {
+    pub sync_logs: u64,
+    pub errors: u64,
+}
+
+/// What [`Store::check_integrity`] examined.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IntegrityReport {
+    /// Records decoded, all trees.
+    pub records: u64,
+    /// Index entries verified.
+    pub index_entries: u64,
+}
+
+/// The daemon's database. Clone to share.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    db: sled::Db,
+    /// In [`TreeId::ALL`] order.
+    trees: Vec<sled::Tree>,
+    /// Serialises commits, pruning and backups (see the module docs).
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in directory `path`. Fails if another process has it open.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let db = sled::Config::new().path(&path).open()?;
+        let trees = TreeId::ALL
+            .iter()
+            .map(|tree| db.open_tree(tree.name()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                db,
+                trees,
+                write_lock: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn tree(&self, tree: TreeId) -> &sled::Tree {
+        &self.inner.trees[tree.index()]
+    }
+
+    /// Applies `changeset` atomically (all of it or none of it) and returns once it is on disk.
+    pub async fn commit(&self, changeset: Changeset) -> Result<(), StoreError> {
+        let ops = changeset.into_ops()?;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        {
+            let _guard = self.inner.write_lock.lock().await;
+            self.apply(ops)?;
+        }
+        self.flush().await
+    }
+
+    /// [`Store::commit`] for threads that may block (tests, tools). Never call it from async code.
+    pub fn commit_blocking(&self, changeset: Changeset) -> Result<(), StoreError> {
+        futures::executor::block_on(self.commit(changeset))
+    }
+
+    /// Waits until everything written so far is on disk.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Runs the transaction. Callers hold the write lock, so the keys listed for a deleted
+    /// integration cannot change before the transaction runs.
+    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        let mut writes = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                Op::DeleteIntegration(id) => {
+                    for tree in TreeId::ALL.into_iter().filter(|t| t.is_per_integration()) {
+                        for key in self.tree(tree).scan_prefix(id.as_bytes()).keys() {
+                            writes.push(Write::Remove {
+                                tree,
+                                key: key?.to_vec(),
+                            });
+                        }
+                    }
+                }
+                Op::Write(write) => writes.push(write),
+            }
+        }
+        let result = self.inner.trees[..].transaction(|txs| {
+            for write in &writes {
+                apply_write(txs, write)?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(err)) => Err(err),
+            Err(TransactionError::Storage(err)) => Err(StoreError::Sled(err)),
+        }
+    }
+
+    /// All integrations, by id.
+    pub fn integrations(&self) -> Result<Vec<Integration>, StoreError> {
+        self.decode_prefix(TreeId::Integrations, &[])
+    }
+
+    /// One integration.
+    pub fn integration(&self, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+        self.get(TreeId::Integrations, &keys::integration_key(id))
+    }
+
+    /// Everything an integration actor holds in memory; `None` if the integration does not exist.
+    /// Reads only this integration's key ranges.
+    pub fn load_state(&self, id: IntegrationId) -> Result<Option<IntegrationState>, StoreError> {
+        let Some(integration) = self.integration(id)? else {
+            return Ok(None);
+        };
+        let prefix = keys::integration_prefix(id);
+        let mut meta = MetaValues {
+            integration_id: id,
+            values: BTreeMap::new(),
+        };
+        for entry in self.tree(TreeId::Meta).scan_prefix(&prefix) {
+            let (key, value) = entry?;
+            let name = std::str::from_utf8(&key[keys::ID_LEN..])
+                .map_err(|_| StoreError::corrupt(TreeId::Meta, &key, "the name is not UTF-8"))?;
+            meta.values.insert(name.to_owned(), value.to_vec());
+        }
+        Ok(Some(IntegrationState {
+            integration,
+            orders: self.decode_prefix(TreeId::Orders, &prefix)?,
+            products: self.decode_prefix(TreeId::Products, &prefix)?,
+            outbox: self.decode_prefix(TreeId::Outbox, &prefix)?,
+            meta,
+        }))
+    }
+
+    /// One order by its shop code.
+    pub fn order(&self, id: IntegrationId, code: &str) -> Result<Option<Order>, StoreError> {
+        self.get(TreeId::Orders, &keys::order_key(id, code))
+    }
+
+    /// The integration's orders in `status`, by code (via the status index).
+    pub fn orders_by_status(
+        &self,
+        id: IntegrationId,
+        status: OrderStatus,
+    ) -> Result<Vec<Order>, StoreError> {
+        let prefix = keys::status_prefix(id, status);
+        let mut orders = Vec::new();
+        for key in self
+            .tree(TreeId::OrdersByStatus)
+            .scan_prefix(&prefix)
+            .keys()
+        {
+            let key = key?;
+            let code = &key[prefix.len()..];
+            let order = self.indexed_order(TreeId::OrdersByStatus, &key, id, code)?;
+            if order.status != status {
+                return Err(StoreError::corrupt(
+                    TreeId::OrdersByStatus,
+                    &key,
+                    format!("the order's status is {:?}", order.status),
+                ));
+            }
+            orders.push(order);
+        }
+        Ok(orders)
+    }
+
+    /// The integration's orders imported in `[from, to)`, oldest first (via the import index).
+    pub fn orders_imported_between(
+        &self,
+        id: IntegrationId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Order>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        // Keys hold microseconds: widen to whole microseconds, then filter exactly.
+        let start = keys::prefixed(id, &[&keys::time_bytes(from)]);
+        let end = keys::prefixed(
+            id,
+            &[&keys::sortable_micros(
+                to.timestamp_micros().saturating_add(1),
+            )],
+        );
+        let mut orders = Vec::new();
+        for key in self.tree(TreeId::OrdersByImport).range(start..end).keys() {
+            let key = key?;
+            let code = &key[keys::ID_LEN + keys::U64_LEN..];
+            let order = self.indexed_order(TreeId::OrdersByImport, &key, id, code)?;
+            if order.imported_at >= from && order.imported_at < to {
+                orders.push(order);
+            }
+        }
+        Ok(orders)
+    }
+
+    fn indexed_order(
+        &self,
+        index: TreeId,
+        index_key: &[u8],
+        id: IntegrationId,
+        code: &[u8],
+    ) -> Result<Order, StoreError> {
+        let order_key = keys::prefixed(id, &[code]);
+        self.get::<Order>(TreeId::Orders, &order_key)?
+            .ok_or_else(|| StoreError::corrupt(index, index_key, "points to a missing order"))
+    }
+
+    /// The integration's products, by variant code.
+    pub fn products(&self, id: IntegrationId) -> Result<Vec<Product>, StoreError> {
+        self.decode_prefix(TreeId::Products, &keys::integration_prefix(id))
+    }
+
+    /// One product.
+    pub fn product(&self, id: IntegrationId, code: &str) -> Result<Option<Product>, StoreError> {
+        self.get(TreeId::Products, &keys::product_key(id, code))
+    }
+
+    /// The integration's outbox, by `seq`.
+    pub fn outbox(&self, id: IntegrationId) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.decode_prefix(TreeId::Outbox, &keys::integration_prefix(id))
+    }
+
+    /// All stock levels of a warehouse, by product code.
+    pub fn stock_levels(&self, warehouse: &str) -> Result<Vec<StockLevel>, StoreError> {
+        if warehouse.as_bytes().contains(&0) {
+            return Ok(Vec::new());
+        }
+        self.decode_prefix(TreeId::Stock, &keys::stock_prefix(warehouse))
+    }
+
+    /// One stock level.
+    pub fn stock_level(
+        &self,
+        warehouse: &str,
+        product_code: &str,
+    ) -> Result<Option<StockLevel>, StoreError> {
+        match keys::stock_key(warehouse, product_code) {
+            Some(key) => self.get(TreeId::Stock, &key),
+            None => Ok(None),
+        }
+    }
+
+    /// Sync logs that started at or after `since`, oldest first.
+    pub fn sync_logs(
+        &self,
+        id: IntegrationId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<SyncLog>, StoreError> {
+        let start = keys::prefixed(id, &[&keys::time_bytes(since)]);
+        let mut logs = Vec::new();
+        for entry in self.tree(TreeId::SyncLogs).range(start..) {
+            let (key, value) = entry?;
+            if !key.starts_with(id.as_bytes()) {
+                break;
+            }
+            let log: SyncLog = codec::decode(TreeId::SyncLogs, &key, &value)?;
+            if log.started_at >= since {
+                logs.push(log);
+            }
+        }
+        Ok(logs)
+    }
+
+    /// The integration's errors, oldest first; only unresolved ones if `unresolved_only`.
+    pub fn errors(
+        &self,
+        id: IntegrationId,
+        unresolved_only: bool,
+    ) -> Result<Vec<ErrorLog>, StoreError> {
+        let errors: Vec<ErrorLog> =
+            self.decode_prefix(TreeId::Errors, &keys::integration_prefix(id))?;
+        Ok(errors
+            .into_iter()
+            .filter(|error| !unresolved_only || error.resolved_at.is_none())
+            .collect())
+    }
+
+    /// Price changes, oldest first: all of the integration's, or one product's.
+    pub fn price_history(
+        &self,
+        id: IntegrationId,
+        product_code: Option<&str>,
+    ) -> Result<Vec<PriceChange>, StoreError> {
+        let changes: Vec<PriceChange> =
+            self.decode_prefix(TreeId::PriceHistory, &keys::integration_prefix(id))?;
+        Ok(match product_code {
+            Some(code) => changes
+                .into_iter()
+                .filter(|change| change.product_code == code)
+                .collect(),
+            None => changes,
+        })
+    }
+
+    /// A named per-integration value.
+    pub fn get_meta<T: DeserializeOwned>(
+        &self,
+        id: IntegrationId,
+        name: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get(TreeId::Meta, &keys::meta_key(id, name))
+    }
+
+    fn get<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>, StoreError> {
+        self.tree(tree)
+            .get(key)?
+            .map(|value| codec::decode(tree, key, &value))
+            .transpose()
+    }
+
+    fn decode_prefix<T: DeserializeOwned>(
+        &self,
+        tree: TreeId,
+        prefix: &[u8],
+    ) -> Result<Vec<T>, StoreError> {
+        self.tree(tree)
+            .scan_prefix(prefix)
+            .map(|entry| {
+                let (key, value) = entry?;
+                codec::decode(tree, &key, &value)
+            })
+            .collect()
+    }
+
+    /// Removes sync logs that started before `older_than` and resolved errors resolved before it.
+    /// Unresolved errors are never removed.
+    pub async fn prune(&self, older_than: DateTime<Utc>) -> Result<PruneStats, StoreError> {
+        let stats = {
+            let _guard = self.inner.write_lock.lock().await;
+            self.prune_locked(older_than)?
+        };
+        self.flush().await?;
+        Ok(stats)
+    }
+
+    /// [`Store::prune`] for threads that may block.
+    pub fn prune_blocking(&self, older_than: DateTime<Utc>) -> Result<PruneStats, StoreError> {
+        futures::executor::block_on(self.prune(older_than))
+    }
+
+    fn prune_locked(&self, older_than: DateTime<Utc>) -> Result<PruneStats, StoreError> {
+        let cutoff_micros = older_than.timestamp_micros();
+        let mut logs = sled::Batch::default();
+        let mut stats = PruneStats::default();
+        for entry in self.tree(TreeId::SyncLogs).iter() {
+            let (key, value) = entry?;
+            let micros = keys::micros_from_bytes(key.get(keys::ID_LEN..).unwrap_or_default())
+                .ok_or_else(|| StoreError::corrupt(TreeId::SyncLogs, &key, "the key is short"))?;
+            // The key holds whole microseconds; only the boundary needs the exact value.
+            let old = micros < cutoff_micros
+                || (micros == cutoff_micros
+                    && codec::decode::<SyncLog>(TreeId::SyncLogs, &key, &value)?.started_at
+                        < older_than);
+            if old {
+                logs.remove(key);
+                stats.sync_logs += 1;
+            }
+        }
+        let mut errors = sled::Batch::default();
+        for entry in self.tree(TreeId::Errors).iter() {
+            let (key, value) = entry?;
+            let error: ErrorLog = codec::decode(TreeId::Errors, &key, &value)?;
+            if error.resolved_at.is_some_and(|at| at < older_than) {
+                errors.remove(key);
+                stats.errors += 1;
+            }
+        }
+        let logs_tree = self.tree(TreeId::SyncLogs);
+        let errors_tree = self.tree(TreeId::Errors);
+        let result = (logs_tree, errors_tree).transaction(|(logs_tx, errors_tx)| {
+            logs_tx.apply_batch(&logs)?;
+            errors_tx.apply_batch(&errors)?;
+            Ok::<(), ConflictableTransactionError<StoreError>>(())
+        });
+        match result {
+            Ok(()) => Ok(stats),
+            Err(TransactionError::Abort(err)) => Err(err),
+            Err(TransactionError::Storage(err)) => Err(StoreError::Sled(err)),
+        }
+    }
+
+    /// Decodes every record and checks that keys match their records and that the order indexes
+    /// and the orders agree. Returns the first problem found.
+    pub fn check_integrity(&self) -> Result<IntegrityReport, StoreError> {
+        let mut report = IntegrityReport::default();
+        for entry in self.tree(TreeId::Integrations).iter() {
+            let (key, value) = entry?;
+            let integration: Integration = codec::decode(TreeId::Integrations, &key, &value)?;
+            expect_key(
+                TreeId::Integrations,
+                &key,
+                &keys::integration_key(integration.id),
+            )?;
+            report.records += 1;
+        }
+        for entry in self.tree(TreeId::Orders).iter() {
+            let (key, value) = entry?;
+            let order: Order = codec::decode(TreeId::Orders, &key, &value)?;
+            expect_key(
+                TreeId::Orders,
+                &key,
+                &keys::order_key(order.integration_id, &order.code),
+            )?;
+            let by_status = keys::status_index_key(order.integration_id, order.status, &order.code);
+            let by_import =
+                keys::import_index_key(order.integration_id, order.imported_at, &order.code);
+            if !self.tree(TreeId::OrdersByStatus).contains_key(&by_status)? {
+                return Err(StoreError::corrupt(
+                    TreeId::Orders,
+                    &key,
+                    "missing from the status index",
+                ));
+            }
+            if !self.tree(TreeId::OrdersByImport).contains_key(&by_import)? {
+                return Err(StoreError::corrupt(
+                    TreeId::Orders,
+                    &key,
+                    "missing from the import index",
+                ));
+            }
+            report.records += 1;
+        }
+        // Every index entry must be one of the keys an order above required; counting them
+        // proves there are no stale ones left.
+        let orders = self.tree(TreeId::Orders).len() as u64;
+        for index in [TreeId::OrdersByStatus, TreeId::OrdersByImport] {
+            let entries = self.tree(index).len() as u64;
+            if entries != orders {
+                return Err(StoreError::Corrupt {
+                    tree: index.name(),
+                    key: String::new(),
+                    reason: format!("{entries} index entries for {orders} orders"),
+                });
+            }
+            report.index_entries += entries;
+        }
+        report.records += self.check_tree::<Product>(TreeId::Products, |p| {
+            keys::product_key(p.integration_id, &p.code)
+        })?;
+        report.records += self.check_tree::<StockLevel>(TreeId::Stock, |s| {
+            keys::stock_key(&s.warehouse_code, &s.product_code).unwrap_or_default()
+        })?;
+        report.records += self.check_tree::<OutboxEntry>(TreeId::Outbox, |e| {
+            keys::outbox_key(e.integration_id, e.seq)
+        })?;
+        report.records += self.check_tree::<SyncLog>(TreeId::SyncLogs, |l| {
+            keys::log_key(l.integration_id, l.started_at, l.id)
+        })?;
+        report.records += self.check_tree::<ErrorLog>(TreeId::Errors, |e| {
+            keys::log_key(e.integration_id, e.occurred_at, e.id)
+        })?;
+        report.records += self.check_tree::<PriceChange>(TreeId::PriceHistory, |c| {
+            keys::log_key(c.integration_id, c.changed_at, c.id)
+        })?;
+        // Meta values have caller-chosen types: check the envelope (version byte) only.
+        for entry in self.tree(TreeId::Meta).iter() {
+            let (key, value) = entry?;
+            match value.first() {
+                Some(&codec::CURRENT_VERSION) => {}
+                Some(&version) => {
+                    return Err(StoreError::UnknownVersion {
+                        tree: TreeId::Meta.name(),
+                        key: keys::describe_key(TreeId::Meta, &key),
+                        version,
+                    });
+                }
+                None => {
+                    return Err(StoreError::corrupt(
+                        TreeId::Meta,
+                        &key,
+                        "the value is empty",
+                    ));
+                }
+            }
+            report.records += 1;
+        }
+        Ok(report)
+    }
+
+    fn check_tree<T: DeserializeOwned>(
+        &self,
+        tree: TreeId,
+        key_of: impl Fn(&T) -> Vec<u8>,
+    ) -> Result<u64, StoreError> {
+        let mut count = 0;
+        for entry in self.tree(tree).iter() {
+            let (key, value) = entry?;
+            let record: T = codec::decode(tree, &key, &value)?;
+            expect_key(tree, &key, &key_of(&record))?;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+fn expect_key(tree: TreeId, key: &[u8], expected: &[u8]) -> Result<(), StoreError> {
+    if key == expected {
+        Ok(())
+    } else {
+        Err(StoreError::corrupt(
+            tree,
+            key,
+            format!(
+                "the record belongs under {}",
+                keys::describe_key(tree, expected)
+            ),
+        ))
+    }
+}
+
+/// One write inside the transaction. No side effects: sled may run this more than once.
+fn apply_write(
+    txs: &[sled::transaction::TransactionalTree],
+    write: &Write,
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    match write {
+        Write::Put { tree, key, value } => {
+            txs[tree.index()].insert(key.as_slice(), value.as_slice())?;
+        }
+        Write::Remove { tree, key } => {
+            txs[tree.index()].remove(key.as_slice())?;
+        }
+        Write::PutOrder {
+            key,
+            value,
+            integration_id,
+            code,
+            status,
+            imported_at,
+        } => {
+            let previous = txs[TreeId::Orders.index()].insert(key.as_slice(), value.as_slice())?;
+            if let Some(previous) = previous {
+                let previous: Order = codec::decode(TreeId::Orders, key, &previous)
+                    .map_err(ConflictableTransactionError::Abort)?;
+                txs[TreeId::OrdersByStatus.index()].remove(keys::status_index_key(
+                    *integration_id,
+                    previous.status,
+                    code,
+                ))?;
+                txs[TreeId::OrdersByImport.index()].remove(keys::import_index_key(
+                    *integration_id,
+                    previous.imported_at,
+                    code,
+                ))?;
+            }
+            txs[TreeId::OrdersByStatus.index()].insert(
+                keys::status_index_key(*integration_id, *status, code),
+                &[][..],
+            )?;
+            txs[TreeId::OrdersByImport.index()].insert(
+                keys::import_index_key(*integration_id, *imported_at, code),
+                &[][..],
+            )?;
+        }
+    }
+    Ok(())
+}
