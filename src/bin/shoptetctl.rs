@@ -1,11 +1,5 @@
-//! shoptetctl: drives shoptet-syncd over its control socket.
-use clap::Parser;
+//! shoptetctl: drives shoptet-syncd over its control socket (see `shoptetctl --help`).
 
-/// Control tool for shoptet-syncd.
-#[derive(Parser)]
-#[command(version, about)]
-struct Args {}
-
-fn main() {
-    let _args = Args::parse();
+fn main() -> std::process::ExitCode {
+    shoptet_sync::control::cli::main()
 }

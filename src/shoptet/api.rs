@@ -574,6 +574,8 @@ impl ShoptetClient {
     /// `PATCH /api/stocks/{stockId}/movements` with absolute levels, in chunks of at most
     /// `max_batch_rows` (300). Chunks go one after another: Shoptet answers 423 to concurrent
     /// writes to the same URL. Per-row failures (200 partial, 400 all-bad) are in the report.
+    /// On an `Err`, earlier chunks may already be applied; rows are absolute, so sending the
+    /// whole set again is safe.
     pub async fn update_stock(
         &self,
         stock_id: i64,

@@ -556,7 +556,16 @@ impl ShoptetClient {
                             request_id,
                         });
                     }
-                    let wait = policy.backoff(transient_failures);
+                    // A maintenance 503 may say how long it lasts; never wait less than that
+                    // (capped like any Retry-After).
+                    let retry_after = attempt
+                        .headers
+                        .get(RETRY_AFTER)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|value| parse_retry_after(value, SystemTime::now()))
+                        .map(|wait| wait.min(policy.max_retry_after))
+                        .unwrap_or(Duration::ZERO);
+                    let wait = policy.backoff(transient_failures).max(retry_after);
                     self.log_retry(
                         &call,
                         Some(status),

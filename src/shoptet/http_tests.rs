@@ -914,3 +914,29 @@ async fn status_writes_send_suppress_flags_and_keep_warnings() {
         100
     );
 }
+
+#[tokio::test]
+async fn concurrent_401s_renew_the_token_only_once() {
+    let mints = Arc::new(AtomicUsize::new(0));
+    let server = TestServer::start(minting_server(mints.clone(), |seen| {
+        match seen.header("shoptet-access-token").as_deref() {
+            Some("tok-1") => {
+                error_envelope(401, "expired-token", "Token is expired.", "unknown", "r")
+            }
+            _ => ok_envelope(eshop_data(), "rid-ok"),
+        }
+    }))
+    .await;
+    let client = ShoptetClient::new(fast_config(&server.base), addon()).unwrap();
+    let calls = (0..6).map(|_| {
+        let client = client.clone();
+        async move { client.eshop_info().await }
+    });
+    for result in futures::future::join_all(calls).await {
+        result.unwrap();
+    }
+    // One initial mint, one renewal shared by all six callers.
+    assert_eq!(mints.load(Ordering::SeqCst), 2);
+    assert_eq!(client.stats().token_renewals, 6);
+    assert_eq!(client.stats().requests_sent, 12);
+}

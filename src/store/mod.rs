@@ -67,6 +67,9 @@ pub enum StoreError {
         key: String,
         reason: String,
     },
+    /// A tree as a whole disagrees with another (an index with stale entries).
+    #[error("tree {tree} is inconsistent: {reason}")]
+    Inconsistent { tree: &'static str, reason: String },
     /// A value cannot be part of a key.
     #[error("invalid {what}: {reason}")]
     InvalidKey { what: &'static str, reason: String },
@@ -352,12 +355,16 @@ impl Store {
         let mut orders = Vec::new();
         for key in self.tree(TreeId::OrdersByImport).range(start..end).keys() {
             let key = key?;
-            let code = &key[keys::ID_LEN + keys::U64_LEN..];
+            let code = key.get(keys::ID_LEN + keys::U64_LEN..).ok_or_else(|| {
+                StoreError::corrupt(TreeId::OrdersByImport, &key, "the key is short")
+            })?;
             let order = self.indexed_order(TreeId::OrdersByImport, &key, id, code)?;
             if order.imported_at >= from && order.imported_at < to {
                 orders.push(order);
             }
         }
+        // Keys order by whole microseconds; a stable sort makes the order exact below that.
+        orders.sort_by_key(|order| order.imported_at);
         Ok(orders)
     }
 
@@ -426,6 +433,7 @@ impl Store {
                 logs.push(log);
             }
         }
+        logs.sort_by_key(|log| log.started_at);
         Ok(logs)
     }
 
@@ -435,12 +443,11 @@ impl Store {
         id: IntegrationId,
         unresolved_only: bool,
     ) -> Result<Vec<ErrorLog>, StoreError> {
-        let errors: Vec<ErrorLog> =
+        let mut errors: Vec<ErrorLog> =
             self.decode_prefix(TreeId::Errors, &keys::integration_prefix(id))?;
-        Ok(errors
-            .into_iter()
-            .filter(|error| !unresolved_only || error.resolved_at.is_none())
-            .collect())
+        errors.retain(|error| !unresolved_only || error.resolved_at.is_none());
+        errors.sort_by_key(|error| error.occurred_at);
+        Ok(errors)
     }
 
     /// Price changes, oldest first: all of the integration's, or one product's.
@@ -449,15 +456,13 @@ impl Store {
         id: IntegrationId,
         product_code: Option<&str>,
     ) -> Result<Vec<PriceChange>, StoreError> {
-        let changes: Vec<PriceChange> =
+        let mut changes: Vec<PriceChange> =
             self.decode_prefix(TreeId::PriceHistory, &keys::integration_prefix(id))?;
-        Ok(match product_code {
-            Some(code) => changes
-                .into_iter()
-                .filter(|change| change.product_code == code)
-                .collect(),
-            None => changes,
-        })
+        if let Some(code) = product_code {
+            changes.retain(|change| change.product_code == code);
+        }
+        changes.sort_by_key(|change| change.changed_at);
+        Ok(changes)
     }
 
     /// A named per-integration value.
@@ -594,9 +599,8 @@ impl Store {
         for index in [TreeId::OrdersByStatus, TreeId::OrdersByImport] {
             let entries = self.tree(index).len() as u64;
             if entries != orders {
-                return Err(StoreError::Corrupt {
+                return Err(StoreError::Inconsistent {
                     tree: index.name(),
-                    key: String::new(),
                     reason: format!("{entries} index entries for {orders} orders"),
                 });
             }
