@@ -502,6 +502,18 @@ impl Daemon {
         self.on(integration, DropOutbox { id }).await
     }
 
+    /// Price changes, oldest first (one product's when `code` is given).
+    pub async fn price_history(
+        &self,
+        integration: impl Into<IntegrationRef>,
+        code: Option<&str>,
+    ) -> Result<Vec<crate::domain::PriceChange>, ActorError> {
+        let message = GetPriceHistory {
+            code: code.map(str::to_owned),
+        };
+        self.on(integration, message).await
+    }
+
     pub async fn health(
         &self,
         integration: impl Into<IntegrationRef>,

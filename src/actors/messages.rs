@@ -504,6 +504,13 @@ pub struct DropOutbox {
 #[rtype(result = "R<HealthView>")]
 pub struct GetHealth;
 
+/// Price changes, oldest first: all of the integration's or one product's.
+#[derive(Message)]
+#[rtype(result = "R<Vec<crate::domain::PriceChange>>")]
+pub struct GetPriceHistory {
+    pub code: Option<String>,
+}
+
 /// Orders imported in `[from, to]`.
 #[derive(Message)]
 #[rtype(result = "R<FulfillmentReport>")]

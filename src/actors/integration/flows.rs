@@ -77,9 +77,10 @@ async fn fetch_orders_page(
             deleted.push(change.code);
             continue;
         }
-        // The overlap re-reads are free: we already hold this version or a newer one.
+        // We already hold a newer version. An equal time is re-read: shop times have whole
+        // seconds, so a second change within the same second must not be missed.
         if let Some(Some(held)) = known.get(&change.code)
-            && *held >= change.change_time
+            && *held > change.change_time
         {
             continue;
         }
@@ -616,6 +617,15 @@ impl IntegrationActor {
                         && let Some(product) = self.products.get_mut(&row.code)
                     {
                         product.active = false;
+                        changeset.put_product(product);
+                    }
+                    // A product set's stock is computed by the shop from its members.
+                    if row_error.error_code == "stock-change-not-allowed"
+                        && let Some(product) = self.products.get_mut(&row.code)
+                        && product
+                            .disable_sync("the shop computes its stock (product set)")
+                            .is_ok()
+                    {
                         changeset.put_product(product);
                     }
                     if errors as usize <= MAX_ROW_ERRORS_LOGGED

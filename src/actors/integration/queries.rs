@@ -268,3 +268,14 @@ impl Handler<GetInventory> for IntegrationActor {
         )
     }
 }
+
+impl Handler<GetPriceHistory> for IntegrationActor {
+    type Result = Result<Vec<crate::domain::PriceChange>, ActorError>;
+    fn handle(&mut self, msg: GetPriceHistory, _ctx: &mut Self::Context) -> Self::Result {
+        let code = match &msg.code {
+            Some(code) => Some(self.product(code)?.code.clone()),
+            None => None,
+        };
+        Ok(self.store.price_history(self.id, code.as_deref())?)
+    }
+}
