@@ -28,7 +28,10 @@ async fn a_receipt_reaches_the_shop_within_the_debounce_and_out_of_stock_shows_z
     wait_products(&env.daemon, "shop", codes.len()).await;
     let (a, b) = (&codes[0], &codes[1]);
     env.daemon
-        .bulk_set_stock("shop", vec![(a.clone(), Decimal::from(5)), (b.clone(), Decimal::ZERO)])
+        .bulk_set_stock(
+            "shop",
+            vec![(a.clone(), Decimal::from(5)), (b.clone(), Decimal::ZERO)],
+        )
         .await
         .unwrap();
     wait_real_stock(&sim, a, 5, DEADLINE).await;
@@ -37,16 +40,25 @@ async fn a_receipt_reaches_the_shop_within_the_debounce_and_out_of_stock_shows_z
 
     // A receipt of 7: the shop shows 12 shortly after the debounce, not at the next interval.
     let received = Instant::now();
-    env.daemon.adjust_stock("MAIN", a, Decimal::from(7)).await.unwrap();
+    env.daemon
+        .adjust_stock("MAIN", a, Decimal::from(7))
+        .await
+        .unwrap();
     wait_real_stock(&sim, a, 12, debounce * 10).await;
     let took = received.elapsed();
-    assert!(took >= debounce, "pushed before the debounce ended ({took:?})");
+    assert!(
+        took >= debounce,
+        "pushed before the debounce ended ({took:?})"
+    );
     assert_eq!(sim.stock_level(a).unwrap().available, Decimal::from(12));
 
     // A burst of changes coalesces into few pushes.
     sim.reset_counters();
     for i in 1..=10 {
-        env.daemon.set_stock("shop", a, Decimal::from(20 + i)).await.unwrap();
+        env.daemon
+            .set_stock("shop", a, Decimal::from(20 + i))
+            .await
+            .unwrap();
     }
     wait_real_stock(&sim, a, 30, DEADLINE).await;
     let pushes = sim.counters().requests("PATCH /api/stocks/{id}/movements");
@@ -77,7 +89,10 @@ async fn stock_edited_in_the_shop_admin_is_detected_and_corrected() {
     .await;
     let details = error.details.unwrap_or_default();
     assert!(details.contains(code.as_str()), "{details}");
-    assert!(details.contains("expected 9") && details.contains("shop shows 40"), "{details}");
+    assert!(
+        details.contains("expected 9") && details.contains("shop shows 40"),
+        "{details}"
+    );
     // …and corrected.
     wait_real_stock(&sim, code, 9, DEADLINE).await;
     let report = env.daemon.inventory("shop").await.unwrap();
@@ -113,18 +128,38 @@ async fn two_stores_sharing_a_warehouse_see_each_others_orders() {
     wait_real_stock(&sim_b, code, 7, DEADLINE).await;
     assert_eq!(sim_b.stock_level(code).unwrap().available, Decimal::from(7));
     let level_a = sim_a.stock_level(code).unwrap();
-    assert_eq!((level_a.real_stock, level_a.available), (Decimal::from(10), Decimal::from(7)));
+    assert_eq!(
+        (level_a.real_stock, level_a.available),
+        (Decimal::from(10), Decimal::from(7))
+    );
 
     // Shipping it lowers on hand; shop B's figure stays 7, shop A ends at 7 physical, 0 claim.
-    env.daemon.process_order("shop-a", &order, None).await.unwrap();
-    env.daemon.ship_order("shop-a", &order, Some("T-1"), None).await.unwrap();
-    wait_for("shop A settles at 7 physical, no claim", DEADLINE, || async {
-        let level = sim_a.stock_level(code)?;
-        (level.real_stock == Decimal::from(7) && level.claim.is_zero()).then_some(())
-    })
+    env.daemon
+        .process_order("shop-a", &order, None)
+        .await
+        .unwrap();
+    env.daemon
+        .ship_order("shop-a", &order, Some("T-1"), None)
+        .await
+        .unwrap();
+    wait_for(
+        "shop A settles at 7 physical, no claim",
+        DEADLINE,
+        || async {
+            let level = sim_a.stock_level(code)?;
+            (level.real_stock == Decimal::from(7) && level.claim.is_zero()).then_some(())
+        },
+    )
     .await;
-    assert_eq!(sim_b.stock_level(code).unwrap().real_stock, Decimal::from(7));
-    let b_orders = env.daemon.list_orders("shop-b", OrderListQuery::default()).await.unwrap();
+    assert_eq!(
+        sim_b.stock_level(code).unwrap().real_stock,
+        Decimal::from(7)
+    );
+    let b_orders = env
+        .daemon
+        .list_orders("shop-b", OrderListQuery::default())
+        .await
+        .unwrap();
     assert_eq!(b_orders.total, 0);
     env.daemon.shutdown().await.unwrap();
     sim_a.shutdown().await;
