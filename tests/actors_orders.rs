@@ -102,7 +102,7 @@ async fn orders_are_imported_once_processed_and_shipped_with_tracking() {
     let levels = env.daemon.stock_levels("MAIN").await.unwrap();
     let level = levels
         .iter()
-        .find(|l| &l.product_code == &codes[0])
+        .find(|l| l.product_code == codes[0])
         .unwrap();
     assert_eq!(level.on_hand, rust_decimal::Decimal::from(18));
     // Sync logs keep real start and end times.
