@@ -103,7 +103,7 @@ async fn inventory_push() {
 }
 
 async fn order_import() {
-    let sim = Simulator::start(real_limits(50, 3)).await.unwrap();
+    let sim = Simulator::start(real_limits(300, 3)).await.unwrap();
     let placed = sim.create_random_orders(1000);
     assert_eq!(placed.len(), 1000);
     let dir = tempfile::tempdir().unwrap();
