@@ -516,29 +516,17 @@ fn czk(amount: i64) -> Money {
     }
 }
 
-fn order() -> Order {
-    Order {
-        id: Uuid::from_u128(2),
-        integration_id: Uuid::from_u128(1),
+fn incoming_order() -> IncomingOrder {
+    IncomingOrder {
         code: "2025000318".into(),
         guid: Some("g-1".into()),
+        created_at: Some(t(2)),
+        changed_at: Some(t(2)),
+        shop_status_id: Some(-1),
         total: czk(1234),
         customer_email: Some("jana@example.com".into()),
         customer_name: Some("Jana Nováková".into()),
         shipping_address: Some(Address::default()),
-        shop_status_id: Some(-1),
-        shop_changed_at: Some(t(2)),
-        shop_created_at: Some(t(2)),
-        status: OrderStatus::Imported,
-        imported_at: t(2),
-        processed_at: None,
-        shipped_at: None,
-        cancelled_at: None,
-        tracking_number: None,
-        picking_session_id: None,
-        transport_box_id: None,
-        notes: None,
-        review_reason: None,
         items: vec![OrderItem {
             item_type: ItemType::Product,
             product_code: Some("SKU-1".into()),
@@ -549,6 +537,34 @@ fn order() -> Order {
             total_price: Decimal::new(1234, 0),
         }],
     }
+}
+
+/// A freshly imported order.
+fn order() -> Order {
+    Order::from_incoming(&incoming_order(), Uuid::from_u128(1), t(2))
+}
+
+/// An order the shop changed after import: in review, carrying the shop's version.
+fn order_in_review() -> Order {
+    let mut changed = incoming_order();
+    changed.changed_at = Some(t(3));
+    changed.items[0].quantity = Decimal::new(3, 0);
+    changed.items[0].total_price = Decimal::new(1851, 0);
+    changed.total = czk(1851);
+    match order::import(Some(&order()), &changed, Uuid::from_u128(1), t(3)).unwrap() {
+        ImportOutcome::Conflict(order) => order,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+fn outbox_entry() -> OutboxEntry {
+    OutboxEntry::new(
+        Uuid::from_u128(1),
+        1,
+        "2025000318",
+        OutboxAction::SetStatus { status_id: -2 },
+        t(3),
+    )
 }
 
 fn product() -> Product {
@@ -611,6 +627,43 @@ fn sync_result() -> SyncResult {
     }
 }
 
+/// Reports are built by the domain from the fixtures (the integration holds the token).
+fn health_report() -> HealthReport {
+    let report = HealthReport::build(
+        &integration(),
+        &[order(), order_in_review()],
+        &[product()],
+        &[sync_log()],
+        &[error_log()],
+        &[outbox_entry()],
+        t(3),
+    );
+    assert_eq!(report.recent_syncs.len(), 1);
+    assert_eq!(report.unresolved_errors.len(), 1);
+    assert_eq!(report.outbox_pending, 1);
+    report
+}
+
+fn fulfillment_report() -> FulfillmentReport {
+    let report =
+        FulfillmentReport::build(&integration(), &[order_in_review()], t(1), t(30), t(30)).unwrap();
+    assert_eq!(report.grades.get(&FulfillmentGrade::Issues), Some(&1));
+    report
+}
+
+fn inventory_report() -> InventoryReport {
+    let discrepancy = ErrorLog::inventory_discrepancy(
+        Uuid::from_u128(1),
+        "SKU-1",
+        Decimal::new(2, 0),
+        Decimal::new(3, 0),
+        t(3),
+    );
+    let report = InventoryReport::build(&integration(), &[product()], &[discrepancy], t(3));
+    assert_eq!(report.open_discrepancies, 1);
+    report
+}
+
 fn every_response() -> Vec<Response> {
     let view = IntegrationView::from(&integration());
     vec![
@@ -627,7 +680,7 @@ fn every_response() -> Vec<Response> {
             page: 1,
             page_size: 50,
         }),
-        Response::Order(order()),
+        Response::Order(order_in_review()),
         Response::PickList(PickList {
             integration: "demo".into(),
             picking_session: "PS-1".into(),
@@ -660,78 +713,14 @@ fn every_response() -> Vec<Response> {
         Response::SyncHistory(vec![sync_log()]),
         Response::Errors(vec![error_log()]),
         Response::Error(error_log()),
-        Response::Outbox(vec![OutboxEntry {
-            id: Uuid::from_u128(5),
-            integration_id: Uuid::from_u128(1),
-            seq: 1,
-            order_code: "2025000318".into(),
-            action: OutboxAction::SetStatus { status_id: -2 },
-            state: OutboxState::Pending,
-            attempts: 0,
-            last_error: None,
-            created_at: t(3),
-            next_attempt_at: t(3),
-        }]),
+        Response::Outbox(vec![outbox_entry()]),
         Response::OutboxChange(OutboxChange {
             affected: 1,
             message: "retrying 1".into(),
         }),
-        Response::Health(HealthReport {
-            integration: "demo".into(),
-            status: IntegrationStatus::Active,
-            health: HealthStatus::Healthy,
-            last_sync: Some(t(3)),
-            secs_since_last_sync: Some(60),
-            total_orders: 1,
-            pending_orders: 1,
-            total_products: 1,
-            active_products: 1,
-            recent_syncs: vec![sync_log()],
-            unresolved_error_count: 1,
-            unresolved_errors: vec![error_log()],
-            outbox_pending: 1,
-            outbox_dead_letters: 0,
-        }),
-        Response::Fulfillment(FulfillmentReport {
-            integration: "demo".into(),
-            from: t(1),
-            to: t(30),
-            total_orders: 1,
-            by_status: vec![StatusCount {
-                status: OrderStatus::Imported,
-                count: 1,
-            }],
-            shipped_within_sla: 0,
-            average_shipping_secs: None,
-            revenue: vec![czk(1234)],
-            orders: vec![FulfillmentLine {
-                code: "2025000318".into(),
-                status: OrderStatus::Imported,
-                item_count: 1,
-                total_quantity: Decimal::new(2, 0),
-                total: czk(1234),
-                imported_at: t(2),
-                processing_secs: None,
-                shipping_secs: None,
-                grade: FulfillmentGrade::InProgress,
-            }],
-        }),
-        Response::Inventory(InventoryReport {
-            integration: "demo".into(),
-            warehouse_code: "MAIN".into(),
-            last_inventory_sync: None,
-            total_products: 1,
-            sync_enabled: 1,
-            out_of_stock: 0,
-            low_stock: 1,
-            in_sync: 0,
-            discrepancies: vec![StockDiscrepancy {
-                code: "SKU-1".into(),
-                name: "Mug".into(),
-                shop_quantity: Decimal::new(3, 0),
-                warehouse_available: Decimal::new(2, 0),
-            }],
-        }),
+        Response::Health(health_report()),
+        Response::Fulfillment(fulfillment_report()),
+        Response::Inventory(inventory_report()),
         Response::DaemonStatus(DaemonStatus {
             version: "0.1.0".into(),
             protocol: PROTOCOL_VERSION,
@@ -909,4 +898,43 @@ fn every_response_renders_for_people_without_secrets() {
             println!("--- {tag}\n{text}");
         }
     }
+}
+
+#[test]
+fn conflict_resolutions_are_snake_case_on_the_wire() {
+    let line = |resolution: &str| {
+        format!(
+            r#"{{"v":1,"id":1,"op":"order.resolve","args":{{"integration":"demo","code":"1","resolution":"{resolution}"}}}}"#
+        )
+    };
+    for (wire, expected) in [
+        ("accept_shop", ConflictResolution::AcceptShop),
+        ("keep_ours", ConflictResolution::KeepOurs),
+    ] {
+        let parsed = parse_request_line(line(wire).as_bytes()).unwrap();
+        let Request::OrderResolve { resolution, .. } = parsed.request else {
+            panic!("parsed as {:?}", parsed.request);
+        };
+        assert_eq!(resolution, expected);
+        assert_eq!(serde_json::to_value(expected).unwrap(), wire);
+    }
+    let refused = parse_request_line(line("KeepOurs").as_bytes()).unwrap_err();
+    assert_eq!(refused.error.code, ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn report_shapes_on_the_wire() {
+    let fulfillment = serde_json::to_value(fulfillment_report()).unwrap();
+    assert_eq!(fulfillment["name"], "demo");
+    assert_eq!(fulfillment["orders_by_status"]["Error"], 1);
+    assert_eq!(fulfillment["grades"]["Issues"], 1);
+    // Imported more than 24 h before `now` and not processed: due, and missed.
+    assert_eq!(fulfillment["sla_met_percent"], "0", "decimals are strings");
+    let health = serde_json::to_value(health_report()).unwrap();
+    assert_eq!(health["counts"]["total_orders"], 2);
+    assert_eq!(health["unresolved_error_count"], 1);
+    assert_eq!(health["outbox_dead_letters"], 0);
+    let inventory = serde_json::to_value(inventory_report()).unwrap();
+    assert_eq!(inventory["warehouse_code"], "MAIN");
+    assert_eq!(inventory["open_discrepancies"], 1);
 }

@@ -12,6 +12,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+// Domain types the protocol carries as they are; re-exported so clients need only this module.
+// `ConflictResolution` is snake_case on the wire (`accept_shop` / `keep_ours`).
+pub use crate::domain::{
+    ConflictResolution, FulfillmentGrade, FulfillmentReport, HealthReport, InventoryReport,
+};
 use crate::domain::{
     Credentials, DomainError, ErrorLog, HealthStatus, Integration, IntegrationId,
     IntegrationStatus, Money, Order, OrderStatus, OutboxEntry, OutboxState, Product, Secret,
@@ -538,16 +543,6 @@ impl ProductQuery {
     }
 }
 
-/// How to settle an order the shop changed after import (status `Error`, with a review reason).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConflictResolution {
-    /// Take the shop's current version of the order.
-    AcceptShop,
-    /// Keep our version and push our status back to the shop.
-    KeepOurs,
-}
-
 /// One row of `stock.bulk_set`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -730,7 +725,7 @@ pub enum Request {
     OutboxDrop { integration: String, id: Uuid },
     #[serde(rename = "report.health")]
     Health { integration: String },
-    /// Orders created in `[from, to)`.
+    /// Orders imported between `from` and `to` (see `FulfillmentReport::build`).
     #[serde(rename = "report.fulfillment")]
     FulfillmentReport {
         integration: String,
@@ -1203,110 +1198,6 @@ pub struct OutboxChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
     pub message: String,
-}
-
-/// Health of one integration. PROVISIONAL: defined here until src/domain/report.rs has report
-/// types; the lead will reconcile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HealthReport {
-    pub integration: String,
-    pub status: IntegrationStatus,
-    pub health: HealthStatus,
-    pub last_sync: Option<DateTime<Utc>>,
-    /// Seconds since the last sync, at report time.
-    pub secs_since_last_sync: Option<i64>,
-    pub total_orders: u64,
-    /// Orders not yet shipped, delivered or cancelled.
-    pub pending_orders: u64,
-    pub total_products: u64,
-    pub active_products: u64,
-    /// Up to 10 syncs of the last 7 days, newest first.
-    pub recent_syncs: Vec<SyncLog>,
-    pub unresolved_error_count: u64,
-    /// Up to 5 unresolved errors, newest first.
-    pub unresolved_errors: Vec<ErrorLog>,
-    pub outbox_pending: u64,
-    pub outbox_dead_letters: u64,
-}
-
-/// How well one order was fulfilled. PROVISIONAL (see [`HealthReport`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FulfillmentGrade {
-    /// Flagged or in error.
-    Issues,
-    /// Not shipped yet.
-    InProgress,
-    /// Shipped within 2 hours of import.
-    Excellent,
-    /// Shipped within 24 hours.
-    Good,
-    /// Shipped later than 24 hours.
-    Delayed,
-}
-
-/// One order in a fulfilment report. PROVISIONAL (see [`HealthReport`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FulfillmentLine {
-    pub code: String,
-    pub status: OrderStatus,
-    pub item_count: u32,
-    pub total_quantity: Decimal,
-    pub total: Money,
-    pub imported_at: DateTime<Utc>,
-    /// Import to processing start.
-    pub processing_secs: Option<i64>,
-    /// Import to shipping.
-    pub shipping_secs: Option<i64>,
-    pub grade: FulfillmentGrade,
-}
-
-/// Order count per status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusCount {
-    pub status: OrderStatus,
-    pub count: u64,
-}
-
-/// Fulfilment over `[from, to)`. PROVISIONAL (see [`HealthReport`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FulfillmentReport {
-    pub integration: String,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    pub total_orders: u64,
-    pub by_status: Vec<StatusCount>,
-    /// Shipped orders that shipped within 24 hours of import.
-    pub shipped_within_sla: u64,
-    /// Mean import-to-ship time of shipped orders.
-    pub average_shipping_secs: Option<i64>,
-    /// Order totals per currency.
-    pub revenue: Vec<Money>,
-    pub orders: Vec<FulfillmentLine>,
-}
-
-/// A product whose shop stock differs from what the warehouse offers. PROVISIONAL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StockDiscrepancy {
-    pub code: String,
-    pub name: String,
-    pub shop_quantity: Decimal,
-    pub warehouse_available: Decimal,
-}
-
-/// Inventory sync state of one integration. PROVISIONAL (see [`HealthReport`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InventoryReport {
-    pub integration: String,
-    pub warehouse_code: String,
-    pub last_inventory_sync: Option<DateTime<Utc>>,
-    pub total_products: u64,
-    pub sync_enabled: u64,
-    pub out_of_stock: u64,
-    pub low_stock: u64,
-    /// Sync-enabled products whose shop stock equals the warehouse's available quantity.
-    pub in_sync: u64,
-    pub discrepancies: Vec<StockDiscrepancy>,
 }
 
 /// One store in the daemon status.

@@ -3,14 +3,13 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::protocol::{
-    DaemonStatus, FulfillmentReport, HealthReport, IntegrationView, InventoryReport, Response,
-    SyncResult,
+use super::protocol::{DaemonStatus, IntegrationView, Response, SyncResult};
+use crate::domain::{
+    ErrorLog, FulfillmentReport, HealthReport, InventoryReport, Money, Order, OutboxAction,
+    OutboxEntry, Product, SyncLog,
 };
-use crate::domain::{ErrorLog, Money, Order, OutboxAction, OutboxEntry, Product, SyncLog};
 
 /// Longest cell shown in a table; longer text is cut with an ellipsis.
 const MAX_CELL_CHARS: usize = 60;
@@ -576,13 +575,14 @@ fn outbox_table(entries: &[OutboxEntry]) -> String {
 }
 
 fn health(report: &HealthReport) -> String {
+    let counts = &report.counts;
     let mut out = key_values(&[
-        ("Integration", report.integration.clone()),
+        ("Integration", report.name.clone()),
         ("Health", label(&report.health)),
         ("Status", label(&report.status)),
         (
             "Last sync",
-            match (&report.last_sync, report.secs_since_last_sync) {
+            match (&report.last_sync, report.seconds_since_last_sync) {
                 (Some(at), Some(ago)) => format!("{} ({} ago)", time(at), duration(ago)),
                 (at, _) => opt_time(at),
             },
@@ -590,15 +590,15 @@ fn health(report: &HealthReport) -> String {
         (
             "Orders",
             format!(
-                "{} total, {} pending",
-                report.total_orders, report.pending_orders
+                "{} total, {} waiting to be processed",
+                counts.total_orders, counts.pending_orders
             ),
         ),
         (
             "Products",
             format!(
                 "{} total, {} active",
-                report.total_products, report.active_products
+                counts.total_products, counts.active_products
             ),
         ),
         (
@@ -618,61 +618,64 @@ fn health(report: &HealthReport) -> String {
         out.push_str(&sync_history(&report.recent_syncs));
     }
     if !report.unresolved_errors.is_empty() {
-        out.push_str("\nUnresolved errors\n");
+        let shown = report.unresolved_errors.len() as u64;
+        if shown < report.unresolved_error_count {
+            let _ = writeln!(
+                out,
+                "\nUnresolved errors (newest {shown} of {})",
+                report.unresolved_error_count
+            );
+        } else {
+            out.push_str("\nUnresolved errors\n");
+        }
         out.push_str(&error_table(&report.unresolved_errors));
     }
     out
 }
 
+fn opt_duration(secs: Option<i64>) -> String {
+    secs.map(duration).unwrap_or_else(|| "-".to_owned())
+}
+
 fn fulfillment(report: &FulfillmentReport) -> String {
-    let by_status = report
-        .by_status
-        .iter()
-        .map(|s| format!("{} {}", label(&s.status), s.count))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let sla = match report.sla_met_percent {
+        Some(percent) => format!(
+            "{} of {} order(s) processed within 24 h ({}%)",
+            report.sla_met,
+            report.sla_eligible,
+            percent.normalize()
+        ),
+        None => "no orders due yet".to_owned(),
+    };
     let mut out = key_values(&[
-        ("Integration", report.integration.clone()),
+        ("Integration", report.name.clone()),
         (
-            "Period",
-            format!("{} to {} (exclusive)", time(&report.from), time(&report.to)),
+            "Imported",
+            format!("{} to {}", time(&report.from), time(&report.to)),
         ),
         ("Orders", report.total_orders.to_string()),
-        ("By status", by_status),
-        ("Shipped within 24 h", report.shipped_within_sla.to_string()),
+        ("SLA", sla),
         (
-            "Average time to ship",
-            report
-                .average_shipping_secs
-                .map(duration)
-                .unwrap_or_else(|| "-".to_owned()),
+            "Mean time to process",
+            opt_duration(report.mean_processing_seconds),
         ),
         (
-            "Revenue",
-            report
-                .revenue
-                .iter()
-                .map(money)
-                .collect::<Vec<_>>()
-                .join(", "),
+            "Mean time to ship",
+            opt_duration(report.mean_shipping_seconds),
         ),
     ]);
-    if !report.orders.is_empty() {
-        let mut table = Table::new(&[
-            "CODE", "STATUS", "ITEMS", "QUANTITY", "TOTAL", "IMPORTED", "TO SHIP", "GRADE",
-        ])
-        .right_align(&[2, 3, 4, 6]);
-        for line in &report.orders {
-            table.row(vec![
-                line.code.clone(),
-                label(&line.status),
-                line.item_count.to_string(),
-                line.total_quantity.normalize().to_string(),
-                money(&line.total),
-                time(&line.imported_at),
-                line.shipping_secs.map(duration).unwrap_or_default(),
-                label(&line.grade),
-            ]);
+    if !report.orders_by_status.is_empty() {
+        let mut table = Table::new(&["STATUS", "ORDERS"]).right_align(&[1]);
+        for (status, count) in &report.orders_by_status {
+            table.row(vec![label(status), count.to_string()]);
+        }
+        out.push('\n');
+        out.push_str(&table.render());
+    }
+    if !report.grades.is_empty() {
+        let mut table = Table::new(&["GRADE", "ORDERS"]).right_align(&[1]);
+        for (grade, count) in &report.grades {
+            table.row(vec![label(grade), count.to_string()]);
         }
         out.push('\n');
         out.push_str(&table.render());
@@ -681,38 +684,24 @@ fn fulfillment(report: &FulfillmentReport) -> String {
 }
 
 fn inventory(report: &InventoryReport) -> String {
-    let mut out = key_values(&[
-        ("Integration", report.integration.clone()),
+    key_values(&[
+        ("Integration", report.name.clone()),
         ("Warehouse", report.warehouse_code.clone()),
-        ("Last inventory sync", opt_time(&report.last_inventory_sync)),
+        ("Last stock push", opt_time(&report.last_push)),
         (
             "Products",
             format!(
-                "{} total, {} sync enabled, {} in sync",
-                report.total_products, report.sync_enabled, report.in_sync
+                "{} total, {} synced, {} needing sync, {} with sync disabled",
+                report.total_products,
+                report.products_synced,
+                report.products_needing_sync,
+                report.sync_disabled
             ),
         ),
         ("Out of stock", report.out_of_stock.to_string()),
         ("Low stock", report.low_stock.to_string()),
-        ("Discrepancies", report.discrepancies.len().to_string()),
-    ]);
-    if !report.discrepancies.is_empty() {
-        let mut table =
-            Table::new(&["CODE", "NAME", "SHOP", "WAREHOUSE", "DIFF"]).right_align(&[2, 3, 4]);
-        for d in &report.discrepancies {
-            let diff: Decimal = d.shop_quantity - d.warehouse_available;
-            table.row(vec![
-                d.code.clone(),
-                d.name.clone(),
-                d.shop_quantity.normalize().to_string(),
-                d.warehouse_available.normalize().to_string(),
-                diff.normalize().to_string(),
-            ]);
-        }
-        out.push('\n');
-        out.push_str(&table.render());
-    }
-    out
+        ("Open discrepancies", report.open_discrepancies.to_string()),
+    ])
 }
 
 fn daemon_status(status: &DaemonStatus) -> String {

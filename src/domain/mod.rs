@@ -227,7 +227,7 @@ mod tests {
         entry.record_failure("503", t0(), 3);
         assert_eq!(roundtrip(&entry), entry);
 
-        let report = FulfillmentReport::build(integration.id, &[order], t0(), t0(), t0()).unwrap();
+        let report = FulfillmentReport::build(&integration, &[order], t0(), t0(), t0()).unwrap();
         assert_eq!(roundtrip(&report), report);
         // Reports also travel as JSON (enum map keys become strings).
         let json = serde_json::to_string(&report).unwrap();

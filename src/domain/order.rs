@@ -351,7 +351,11 @@ pub enum ImportOutcome {
 }
 
 /// How an operator settles a conflict between our order and the shop's version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// snake_case on the wire (`accept_shop` / `keep_ours`): the control protocol carries it.
+/// Not persisted; bincode would encode the variant index anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ConflictResolution {
     /// Take the shop's content.
     AcceptShop,

@@ -15,6 +15,7 @@ use super::integration::{
 };
 use super::log::{ErrorLog, SyncLog, SyncType};
 use super::order::{FulfillmentGrade, Order, OrderStatus, SLA_PROCESSING_TIME};
+use super::outbox::{OutboxEntry, OutboxState};
 use super::product::Product;
 
 /// The health report lists syncs started within this window…
@@ -36,8 +37,14 @@ pub struct HealthReport {
     pub counts: IntegrationCounts,
     /// Sync runs (not System events) of the last 7 days, newest first, at most 10.
     pub recent_syncs: Vec<SyncLog>,
+    /// All unresolved errors (`unresolved_errors` shows only the newest few).
+    pub unresolved_error_count: u64,
     /// Unresolved errors, newest first, at most 5.
     pub unresolved_errors: Vec<ErrorLog>,
+    /// Outbox entries still to be sent to the shop.
+    pub outbox_pending: u64,
+    /// Outbox entries that gave up and wait for an operator.
+    pub outbox_dead_letters: u64,
 }
 
 impl HealthReport {
@@ -49,6 +56,7 @@ impl HealthReport {
         products: &[Product],
         sync_logs: &[SyncLog],
         errors: &[ErrorLog],
+        outbox: &[OutboxEntry],
         now: DateTime<Utc>,
     ) -> Self {
         let id = integration.id;
@@ -67,7 +75,16 @@ impl HealthReport {
             .cloned()
             .collect();
         unresolved_errors.sort_by_key(|e| std::cmp::Reverse(e.occurred_at));
+        let unresolved_error_count = unresolved_errors.len() as u64;
         unresolved_errors.truncate(UNRESOLVED_ERROR_LIMIT);
+
+        let (mut outbox_pending, mut outbox_dead_letters) = (0u64, 0u64);
+        for entry in outbox.iter().filter(|e| e.integration_id == id) {
+            match entry.state {
+                OutboxState::Pending => outbox_pending += 1,
+                OutboxState::DeadLetter => outbox_dead_letters += 1,
+            }
+        }
 
         Self {
             integration_id: id,
@@ -80,7 +97,10 @@ impl HealthReport {
                 .map(|d| d.num_seconds()),
             counts: IntegrationCounts::of(id, orders, products),
             recent_syncs,
+            unresolved_error_count,
             unresolved_errors,
+            outbox_pending,
+            outbox_dead_letters,
         }
     }
 }
@@ -88,6 +108,9 @@ impl HealthReport {
 /// How orders imported in a date range were fulfilled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FulfillmentReport {
+    pub integration_id: IntegrationId,
+    /// The integration's name, so the report stands on its own.
+    pub name: String,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub total_orders: u64,
@@ -115,24 +138,26 @@ fn mean_seconds(values: impl Iterator<Item = TimeDelta>) -> Option<i64> {
 }
 
 impl FulfillmentReport {
-    /// Builds the report over orders of `integration_id` imported in `[from, to]`.
+    /// Builds the report over orders of `integration` imported in `[from, to)` (half-open, so consecutive
+    /// reports never count an order twice).
     pub fn build(
-        integration_id: IntegrationId,
+        integration: &Integration,
         orders: &[Order],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Self, DomainError> {
-        if from > to {
+        if from >= to {
             return Err(DomainError::InvalidArgument {
                 field: "date range",
                 reason: format!("start {from} is after end {to}"),
             });
         }
+        let integration_id = integration.id;
         let in_range: Vec<&Order> = orders
             .iter()
             .filter(|o| o.integration_id == integration_id)
-            .filter(|o| o.imported_at >= from && o.imported_at <= to)
+            .filter(|o| o.imported_at >= from && o.imported_at < to)
             .collect();
 
         let mut orders_by_status = BTreeMap::new();
@@ -156,6 +181,8 @@ impl FulfillmentReport {
                 .round_dp(2)
         });
         Ok(Self {
+            integration_id,
+            name: integration.name.clone(),
             from,
             to,
             total_orders: in_range.len() as u64,
@@ -176,6 +203,10 @@ impl FulfillmentReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InventoryReport {
     pub integration_id: IntegrationId,
+    /// The integration's name, so the report stands on its own.
+    pub name: String,
+    /// The warehouse whose stock is pushed to the shop.
+    pub warehouse_code: String,
     pub total_products: u64,
     /// Sync-enabled products that have been synced at least once.
     pub products_synced: u64,
@@ -202,6 +233,8 @@ impl InventoryReport {
         let id = integration.id;
         let mut report = Self {
             integration_id: id,
+            name: integration.name.clone(),
+            warehouse_code: integration.default_warehouse_code.clone(),
             total_products: 0,
             products_synced: 0,
             products_needing_sync: 0,
@@ -235,6 +268,7 @@ mod tests {
     use crate::domain::integration::{Credentials, Secret, SyncOutcome, SyncRun};
     use crate::domain::log::{ErrorSeverity, SyncStatus};
     use crate::domain::order::tests::sample_order;
+    use crate::domain::outbox::OutboxAction;
     use crate::domain::testutil::{dec, t0};
     use uuid::Uuid;
 
@@ -289,7 +323,25 @@ mod tests {
         errors.reverse();
 
         let orders = [sample_order(i.id, "1"), sample_order(i.id, "2")];
-        let r = HealthReport::build(&i, &orders, &[], &logs, &errors, now);
+        let push = |seq: u64, owner: IntegrationId| {
+            OutboxEntry::new(
+                owner,
+                seq,
+                "1",
+                OutboxAction::SetStatus { status_id: -2 },
+                now,
+            )
+        };
+        let mut dead = push(3, i.id);
+        dead.record_failure("503", now, 1);
+        let outbox = [push(1, i.id), push(2, i.id), dead, push(4, Uuid::new_v4())];
+        let r = HealthReport::build(&i, &orders, &[], &logs, &errors, &outbox, now);
+        assert_eq!(r.name, "A");
+        assert_eq!((r.outbox_pending, r.outbox_dead_letters), (2, 1));
+        assert_eq!(
+            r.unresolved_error_count, 7,
+            "all unresolved, not only those listed"
+        );
         assert_eq!(r.recent_syncs.len(), 10);
         assert!(
             r.recent_syncs
@@ -336,7 +388,8 @@ mod tests {
 
     #[test]
     fn fulfilment_report_over_range() {
-        let i = Uuid::new_v4();
+        let integration = integration();
+        let i = integration.id;
         let now = at(100);
         let mut waiting_long = sample_order(i, "w1");
         waiting_long.imported_at = at(0);
@@ -359,7 +412,8 @@ mod tests {
             outside,
             foreign,
         ];
-        let r = FulfillmentReport::build(i, &orders, at(0), at(99), now).unwrap();
+        let r = FulfillmentReport::build(&integration, &orders, at(0), at(100), now).unwrap();
+        assert_eq!((r.integration_id, r.name.as_str()), (i, "A"));
         assert_eq!(r.total_orders, 6);
         assert_eq!(r.orders_by_status.get(&OrderStatus::Shipped), Some(&3));
         assert_eq!(r.orders_by_status.get(&OrderStatus::Imported), Some(&2));
@@ -378,19 +432,22 @@ mod tests {
 
     #[test]
     fn fulfilment_report_edge_cases() {
-        let i = Uuid::new_v4();
-        assert!(FulfillmentReport::build(i, &[], at(2), at(1), at(3)).is_err());
-        let r = FulfillmentReport::build(i, &[], at(0), at(1), at(3)).unwrap();
+        let integration = integration();
+        let i = integration.id;
+        assert!(FulfillmentReport::build(&integration, &[], at(2), at(1), at(3)).is_err());
+        let r = FulfillmentReport::build(&integration, &[], at(0), at(1), at(3)).unwrap();
         assert_eq!(r.total_orders, 0);
         assert_eq!(r.sla_met_percent, None);
         assert_eq!(r.mean_processing_seconds, None);
-        // Range bounds are inclusive; a third of three is rounded to two decimals.
+        // The range is half-open: `to` is excluded, `from` included; a third of three is
+        // rounded to two decimals.
         let orders = [
             processed(i, "a", at(0), 1),
             processed(i, "b", at(1), 30),
             processed(i, "c", at(1), 40),
+            processed(i, "d", at(2), 1),
         ];
-        let r = FulfillmentReport::build(i, &orders, at(0), at(1), at(100)).unwrap();
+        let r = FulfillmentReport::build(&integration, &orders, at(0), at(2), at(100)).unwrap();
         assert_eq!(r.total_orders, 3);
         assert_eq!(r.sla_met_percent, Some(dec("33.33")));
     }
@@ -424,6 +481,7 @@ mod tests {
             error(i.id, now, "something else"),
         ];
         let r = InventoryReport::build(&i, &products, &errors, now);
+        assert_eq!((r.name.as_str(), r.warehouse_code.as_str()), ("A", "MAIN"));
         assert_eq!(r.total_products, 4);
         assert_eq!(r.products_synced, 3);
         assert_eq!(r.products_needing_sync, 1);
