@@ -57,9 +57,16 @@ fn seed_store(store: &Store, sim: &SimHandle, codes: &[String]) -> Integration {
     changeset.put_integration(&integration);
     changeset.put_meta(integration.id, "shop.claim_resolving", &vec![-3i64, 1]);
     for code in codes {
-        let product =
-            Product::new(integration.id, code, code, Decimal::from(100), Decimal::ZERO, true, now)
-                .unwrap();
+        let product = Product::new(
+            integration.id,
+            code,
+            code,
+            Decimal::from(100),
+            Decimal::ZERO,
+            true,
+            now,
+        )
+        .unwrap();
         changeset.put_product(&product);
     }
     store.commit_blocking(changeset).unwrap();
@@ -93,11 +100,22 @@ async fn inventory_push() {
     daemon.bulk_set_stock("bench", items).await.unwrap();
     sim.reset_counters();
     let started = Instant::now();
-    let result = daemon.sync("bench", SyncKind::Inventory, true).await.unwrap();
+    let result = daemon
+        .sync("bench", SyncKind::Inventory, true)
+        .await
+        .unwrap();
     let took = started.elapsed();
-    report("inventory push of 10,000 products", &sim, took, result.records);
+    report(
+        "inventory push of 10,000 products",
+        &sim,
+        took,
+        result.records,
+    );
     assert_eq!(result.records, 10_000, "{result:?}");
-    assert_eq!(sim.stock_level(&codes[39]).unwrap().real_stock, Decimal::from(39));
+    assert_eq!(
+        sim.stock_level(&codes[39]).unwrap().real_stock,
+        Decimal::from(39)
+    );
     daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }
