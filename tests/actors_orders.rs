@@ -100,10 +100,7 @@ async fn orders_are_imported_once_processed_and_shipped_with_tracking() {
     .await;
     // Shipping lowered on hand.
     let levels = env.daemon.stock_levels("MAIN").await.unwrap();
-    let level = levels
-        .iter()
-        .find(|l| l.product_code == codes[0])
-        .unwrap();
+    let level = levels.iter().find(|l| l.product_code == codes[0]).unwrap();
     assert_eq!(level.on_hand, rust_decimal::Decimal::from(18));
     // Sync logs keep real start and end times.
     let history = env.daemon.sync_history("shop", 1).await.unwrap();

@@ -26,6 +26,7 @@ use crate::store::Store;
 /// Handle to the running actor system.
 #[derive(Clone)]
 pub struct Daemon {
+    store: Store,
     supervisor: Addr<Supervisor>,
     ledger: Addr<WarehouseLedger>,
     timeout: Duration,
@@ -68,8 +69,9 @@ impl Daemon {
         let sync_timeout = settings.sync_timeout;
         let settings = Arc::new(settings);
         let ledger = WarehouseLedger::new(store.clone()).start();
-        let supervisor = Supervisor::new(store, ledger.clone(), settings).start();
+        let supervisor = Supervisor::new(store.clone(), ledger.clone(), settings).start();
         Daemon {
+            store,
             supervisor,
             ledger,
             timeout,
@@ -247,6 +249,16 @@ impl Daemon {
         query: OrderListQuery,
     ) -> Result<Page<Order>, ActorError> {
         self.on(integration, ListOrders(query)).await
+    }
+
+    /// Orders created in the shop in `[from, to)`.
+    pub async fn orders_created(
+        &self,
+        integration: impl Into<IntegrationRef>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Order>, ActorError> {
+        self.on(integration, GetOrdersCreated { from, to }).await
     }
 
     pub async fn get_order(
@@ -535,6 +547,12 @@ impl Daemon {
         integration: impl Into<IntegrationRef>,
     ) -> Result<InventoryView, ActorError> {
         self.on(integration, GetInventory).await
+    }
+
+    /// Writes a consistent snapshot of the store to `path`; returns its size in bytes.
+    pub async fn backup(&self, path: &std::path::Path) -> Result<u64, ActorError> {
+        let stats = self.store.backup(path.to_path_buf()).await?;
+        Ok(stats.bytes)
     }
 
     pub async fn status(&self) -> Result<DaemonStatusInfo, ActorError> {

@@ -378,6 +378,14 @@ pub struct RunFullSync {
 #[rtype(result = "R<Page<Order>>")]
 pub struct ListOrders(pub OrderListQuery);
 
+/// Orders created in the shop in `[from, to)` (import time when the shop gave none).
+#[derive(Message)]
+#[rtype(result = "R<Vec<Order>>")]
+pub struct GetOrdersCreated {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
 #[derive(Message)]
 #[rtype(result = "R<Order>")]
 pub struct GetOrder {

@@ -279,3 +279,18 @@ impl Handler<GetPriceHistory> for IntegrationActor {
         Ok(self.store.price_history(self.id, code.as_deref())?)
     }
 }
+
+impl Handler<GetOrdersCreated> for IntegrationActor {
+    type Result = Result<Vec<Order>, ActorError>;
+    fn handle(&mut self, msg: GetOrdersCreated, _ctx: &mut Self::Context) -> Self::Result {
+        Ok(self
+            .orders
+            .values()
+            .filter(|o| {
+                let created = o.shop_created_at.unwrap_or(o.imported_at);
+                created >= msg.from && created < msg.to
+            })
+            .cloned()
+            .collect())
+    }
+}
