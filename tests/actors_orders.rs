@@ -10,6 +10,9 @@ use std::time::Duration;
 use actors_support::*;
 use shoptet_sync::actors::SyncKind;
 use shoptet_sync::actors::messages::OrderListQuery;
+use shoptet_sync::control::protocol::{
+    Caller, ControlHandler, ErrorCode, OrderQuery, Request, Response,
+};
 use shoptet_sync::domain::{ConflictResolution, OrderStatus, OutboxState, SyncStatus, SyncType};
 use shoptet_sync::sim::{ItemSpec, OrderEditSpec, OrderSpec, STATUS_COMPLETED, STATUS_PROCESSING};
 
@@ -111,6 +114,36 @@ async fn orders_are_imported_once_processed_and_shipped_with_tracking() {
     assert!(!runs.is_empty());
     assert!(runs.iter().all(|l| l.started_at <= l.finished_at));
     assert!(runs.iter().any(|l| l.finished_at > l.started_at));
+
+    // The control channel reaches the same state through the bridge.
+    let caller = Caller {
+        uid: 0,
+        gid: 0,
+        pid: None,
+        user_name: "root".into(),
+        is_admin: true,
+    };
+    let response = env
+        .daemon
+        .handle(&caller, Request::OrdersList(OrderQuery::all("shop")))
+        .await
+        .unwrap();
+    let Response::OrderPage(page) = response else {
+        panic!("unexpected response {response:?}");
+    };
+    assert_eq!(page.total, 3);
+    let err = env
+        .daemon
+        .handle(
+            &caller,
+            Request::OrderGet {
+                integration: "nope".into(),
+                code: "1".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound);
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }

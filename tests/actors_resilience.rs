@@ -314,7 +314,7 @@ async fn queries_answer_promptly_while_a_slow_sync_is_in_flight() {
         slowest = slowest.max(asked.elapsed());
     }
     assert!(
-        slowest < Duration::from_millis(250),
+        slowest < Duration::from_millis(500),
         "queries took up to {slowest:?}"
     );
     let status = env.daemon.status().await.unwrap();

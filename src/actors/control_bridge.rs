@@ -2,12 +2,10 @@
 //! layer's [`ControlHandler`]. Each request becomes one typed message to the right actor; the
 //! answers are turned into the protocol's response types here (no secret ever crosses).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
-use rust_decimal::Decimal;
+use chrono::Utc;
 
 use super::handle::Daemon;
 use super::messages::{
@@ -18,7 +16,7 @@ use crate::control::protocol::{
     self as proto, Ack, Caller, ControlError, ControlHandler, ErrorCode, IntegrationView, Request,
     Response,
 };
-use crate::domain::{self, Credentials, Money, Order, OrderStatus};
+use crate::domain::{self, Credentials};
 
 impl From<ActorError> for ControlError {
     fn from(error: ActorError) -> Self {
@@ -53,81 +51,6 @@ fn sync_result(report: SyncReport) -> proto::SyncResult {
 
 fn view(integration: &domain::Integration) -> Response {
     Response::Integration(IntegrationView::from(integration))
-}
-
-fn grade(grade: domain::FulfillmentGrade) -> proto::FulfillmentGrade {
-    match grade {
-        domain::FulfillmentGrade::Issues | domain::FulfillmentGrade::Cancelled => {
-            proto::FulfillmentGrade::Issues
-        }
-        domain::FulfillmentGrade::InProgress => proto::FulfillmentGrade::InProgress,
-        domain::FulfillmentGrade::Excellent => proto::FulfillmentGrade::Excellent,
-        domain::FulfillmentGrade::Good => proto::FulfillmentGrade::Good,
-        domain::FulfillmentGrade::Delayed => proto::FulfillmentGrade::Delayed,
-    }
-}
-
-/// The fulfilment report of orders created in `[from, to)`.
-fn fulfillment(
-    integration: &str,
-    from: chrono::DateTime<Utc>,
-    to: chrono::DateTime<Utc>,
-    mut orders: Vec<Order>,
-) -> proto::FulfillmentReport {
-    orders.sort_by(|a, b| a.imported_at.cmp(&b.imported_at).then(a.code.cmp(&b.code)));
-    let mut by_status: BTreeMap<OrderStatus, u64> = BTreeMap::new();
-    let mut revenue: BTreeMap<String, Decimal> = BTreeMap::new();
-    let mut shipped_within_sla = 0u64;
-    let mut ship_secs: Vec<i64> = Vec::new();
-    let mut lines = Vec::with_capacity(orders.len());
-    for order in &orders {
-        *by_status.entry(order.status).or_default() += 1;
-        if order.status != OrderStatus::Cancelled {
-            *revenue
-                .entry(order.total.currency.to_uppercase())
-                .or_default() += order.total.amount;
-        }
-        let shipping_secs = order
-            .shipped_at
-            .map(|s| (s - order.imported_at).num_seconds());
-        if let Some(secs) = shipping_secs {
-            ship_secs.push(secs);
-            if TimeDelta::seconds(secs) <= domain::order::SLA_PROCESSING_TIME {
-                shipped_within_sla += 1;
-            }
-        }
-        let summary = order.fulfillment_summary();
-        lines.push(proto::FulfillmentLine {
-            code: order.code.clone(),
-            status: order.status,
-            item_count: u32::try_from(summary.item_count).unwrap_or(u32::MAX),
-            total_quantity: summary.total_quantity,
-            total: order.total.clone(),
-            imported_at: order.imported_at,
-            processing_secs: summary.processing_seconds,
-            shipping_secs,
-            grade: grade(summary.grade()),
-        });
-    }
-    let average_shipping_secs =
-        (!ship_secs.is_empty()).then(|| ship_secs.iter().sum::<i64>() / ship_secs.len() as i64);
-    proto::FulfillmentReport {
-        integration: integration.to_owned(),
-        from,
-        to,
-        total_orders: orders.len() as u64,
-        by_status: by_status
-            .into_iter()
-            .map(|(status, count)| proto::StatusCount { status, count })
-            .collect(),
-        shipped_within_sla,
-        average_shipping_secs,
-        revenue: revenue
-            .into_iter()
-            .map(|(currency, amount)| Money::new(amount, currency))
-            .collect(),
-        orders: lines,
-    }
 }
 
 fn order_sort(key: proto::OrderSortKey) -> OrderSort {
@@ -417,56 +340,15 @@ impl Daemon {
                 })
             }
             Request::Health { integration } => {
-                let health = self.health(integration.as_str()).await?;
-                let report = health.report;
-                Response::Health(proto::HealthReport {
-                    integration: report.name,
-                    status: report.status,
-                    health: report.health,
-                    last_sync: report.last_sync,
-                    secs_since_last_sync: report.seconds_since_last_sync,
-                    total_orders: report.counts.total_orders,
-                    pending_orders: report.counts.pending_orders,
-                    total_products: report.counts.total_products,
-                    active_products: report.counts.active_products,
-                    recent_syncs: report.recent_syncs,
-                    unresolved_error_count: health.unresolved_error_count,
-                    unresolved_errors: report.unresolved_errors,
-                    outbox_pending: health.outbox_pending,
-                    outbox_dead_letters: health.outbox_dead_letters,
-                })
+                Response::Health(self.health(integration.as_str()).await?.report)
             }
             Request::FulfillmentReport {
                 integration,
                 from,
                 to,
-            } => {
-                let orders = self.orders_created(integration.as_str(), from, to).await?;
-                Response::Fulfillment(fulfillment(&integration, from, to, orders))
-            }
+            } => Response::Fulfillment(self.fulfillment(integration.as_str(), from, to).await?),
             Request::InventoryReport { integration } => {
-                let inventory = self.inventory(integration.as_str()).await?;
-                let report = inventory.report;
-                Response::Inventory(proto::InventoryReport {
-                    integration,
-                    warehouse_code: inventory.warehouse_code,
-                    last_inventory_sync: report.last_push,
-                    total_products: report.total_products,
-                    sync_enabled: report.total_products.saturating_sub(report.sync_disabled),
-                    out_of_stock: report.out_of_stock,
-                    low_stock: report.low_stock,
-                    in_sync: inventory.in_sync,
-                    discrepancies: inventory
-                        .differing
-                        .into_iter()
-                        .map(|line| proto::StockDiscrepancy {
-                            code: line.code,
-                            name: line.name,
-                            shop_quantity: line.pushed.unwrap_or_default(),
-                            warehouse_available: line.current,
-                        })
-                        .collect(),
-                })
+                Response::Inventory(self.inventory(integration.as_str()).await?.report)
             }
             Request::DaemonStatus {} => {
                 let status = self.status().await?;

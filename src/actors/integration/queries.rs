@@ -188,8 +188,16 @@ impl Handler<GetHealth> for IntegrationActor {
         let products: Vec<Product> = self.products.values().cloned().collect();
         let logs = self.store.sync_logs(self.id, now - RECENT_SYNC_WINDOW)?;
         let errors = self.store.errors(self.id, true)?;
-        let report =
-            HealthReport::build(&self.integration, &orders, &products, &logs, &errors, now);
+        let outbox: Vec<OutboxEntry> = self.outbox.values().cloned().collect();
+        let report = HealthReport::build(
+            &self.integration,
+            &orders,
+            &products,
+            &logs,
+            &errors,
+            &outbox,
+            now,
+        );
         let (pending, dead) = self.outbox_counts();
         Ok(HealthView {
             report,
@@ -205,7 +213,7 @@ impl Handler<GetFulfillment> for IntegrationActor {
     fn handle(&mut self, msg: GetFulfillment, _ctx: &mut Self::Context) -> Self::Result {
         let orders: Vec<Order> = self.orders.values().cloned().collect();
         Ok(FulfillmentReport::build(
-            self.id,
+            &self.integration,
             &orders,
             msg.from,
             msg.to,
