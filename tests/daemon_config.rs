@@ -16,7 +16,10 @@ fn refused(env: &Env, text: &str, extra_args: &[&str]) -> (Option<i32>, String) 
     let mut args = vec!["--config", config.to_str().unwrap()];
     args.extend_from_slice(extra_args);
     let out = run_syncd(&args, env.path());
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -27,7 +30,11 @@ fn invalid_configurations_exit_78_naming_key_and_line() {
 
     // An unknown key (a typo) in [control], on line 6 of the file.
     let typo = base.replace("socket_path =", "socket_pth =");
-    let line = typo.lines().position(|l| l.starts_with("socket_pth")).unwrap() + 1;
+    let line = typo
+        .lines()
+        .position(|l| l.starts_with("socket_pth"))
+        .unwrap()
+        + 1;
     let (code, stderr) = refused(&env, &typo, &[]);
     assert_eq!(code, Some(78), "{stderr}");
     assert!(stderr.contains(&format!("{file}:{line}:")), "{stderr}");
@@ -36,7 +43,11 @@ fn invalid_configurations_exit_78_naming_key_and_line() {
 
     // A value out of range.
     let range = format!("{base}\n[sync]\ninterval_minutes = 0\n");
-    let line = range.lines().position(|l| l.starts_with("interval_minutes")).unwrap() + 1;
+    let line = range
+        .lines()
+        .position(|l| l.starts_with("interval_minutes"))
+        .unwrap()
+        + 1;
     let (code, stderr) = refused(&env, &range, &[]);
     assert_eq!(code, Some(78), "{stderr}");
     assert!(stderr.contains(&format!(":{line}:")), "{stderr}");
@@ -44,7 +55,10 @@ fn invalid_configurations_exit_78_naming_key_and_line() {
     assert!(stderr.contains("out of range"), "{stderr}");
 
     // A wrong type.
-    let wrong = base.replace("shutdown_timeout_secs = 15", "shutdown_timeout_secs = \"soon\"");
+    let wrong = base.replace(
+        "shutdown_timeout_secs = 15",
+        "shutdown_timeout_secs = \"soon\"",
+    );
     let (code, stderr) = refused(&env, &wrong, &[]);
     assert_eq!(code, Some(78), "{stderr}");
     assert!(stderr.contains("shutdown_timeout_secs"), "{stderr}");
@@ -88,12 +102,21 @@ fn check_config_accepts_a_valid_file() {
     let env = Env::new();
     env.write_config("debug", "");
     let config = env.config();
-    let out = run_syncd(&["--config", config.to_str().unwrap(), "--check-config"], env.path());
+    let out = run_syncd(
+        &["--config", config.to_str().unwrap(), "--check-config"],
+        env.path(),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("configuration OK"), "{stdout}");
-    assert!(stdout.contains(&env.data_dir().display().to_string()), "{stdout}");
-    assert!(!env.data_dir().exists(), "--check-config does not create the store");
+    assert!(
+        stdout.contains(&env.data_dir().display().to_string()),
+        "{stdout}"
+    );
+    assert!(
+        !env.data_dir().exists(),
+        "--check-config does not create the store"
+    );
 }
 
 #[test]
@@ -115,7 +138,9 @@ async fn a_second_daemon_on_the_same_data_directory_exits_73() {
     let env = Env::new();
     env.write_config("info", "");
     let mut first = env.start(&[]);
-    first.wait_ready(&env.socket(), Duration::from_secs(30)).await;
+    first
+        .wait_ready(&env.socket(), Duration::from_secs(30))
+        .await;
 
     let config = env.config();
     let other_socket = env.path().join("other.sock");
@@ -133,14 +158,21 @@ async fn a_second_daemon_on_the_same_data_directory_exits_73() {
     let status = second.wait_exit(Duration::from_secs(30)).await;
     assert_eq!(status.code(), Some(73), "{}", second.stderr());
     assert!(
-        second.stderr().contains(&env.data_dir().display().to_string()),
+        second
+            .stderr()
+            .contains(&env.data_dir().display().to_string()),
         "{}",
         second.stderr()
     );
     assert!(!other_socket.exists());
 
     // The first one is unaffected.
-    first.wait_ready(&env.socket(), Duration::from_secs(5)).await;
+    first
+        .wait_ready(&env.socket(), Duration::from_secs(5))
+        .await;
     first.signal(libc::SIGTERM);
-    assert_eq!(first.wait_exit(Duration::from_secs(20)).await.code(), Some(0));
+    assert_eq!(
+        first.wait_exit(Duration::from_secs(20)).await.code(),
+        Some(0)
+    );
 }

@@ -64,7 +64,9 @@ async fn ready_watchdog_reload_and_stopping_reach_systemd() {
     .await;
 
     daemon.signal(libc::SIGTERM);
-    let stopping = systemd.wait_line("STOPPING=1", Duration::from_secs(10)).await;
+    let stopping = systemd
+        .wait_line("STOPPING=1", Duration::from_secs(10))
+        .await;
     assert!(stopping.text.contains("STATUS="), "{}", stopping.text);
     let status = daemon.wait_exit(Duration::from_secs(20)).await;
     assert_eq!(status.code(), Some(0), "{}", daemon.stderr());
@@ -80,10 +82,17 @@ async fn no_watchdog_pings_without_watchdog_usec() {
     let mut daemon = env.start(&[("NOTIFY_SOCKET", notify_path.to_str().unwrap())]);
     systemd.wait_line("READY=1", Duration::from_secs(30)).await;
     // A status call goes through the actor system; afterwards still no ping was sent.
-    daemon.wait_ready(&env.socket(), Duration::from_secs(10)).await;
+    daemon
+        .wait_ready(&env.socket(), Duration::from_secs(10))
+        .await;
     assert_eq!(systemd.count("WATCHDOG=1"), 0);
     daemon.signal(libc::SIGINT);
-    assert_eq!(daemon.wait_exit(Duration::from_secs(20)).await.code(), Some(0));
-    systemd.wait_line("STOPPING=1", Duration::from_secs(5)).await;
+    assert_eq!(
+        daemon.wait_exit(Duration::from_secs(20)).await.code(),
+        Some(0)
+    );
+    systemd
+        .wait_line("STOPPING=1", Duration::from_secs(5))
+        .await;
     assert_eq!(systemd.count("STOPPING=1"), 1);
 }

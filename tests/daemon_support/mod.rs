@@ -27,7 +27,11 @@ pub fn send_signal(pid: u32, signal: i32) {
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `deadline`.
-pub async fn wait_for<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+pub async fn wait_for<T>(
+    what: &str,
+    deadline: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
     let start = Instant::now();
     loop {
         if let Some(value) = check() {
@@ -202,9 +206,8 @@ impl CtlOutput {
             self.stdout,
             self.stderr
         );
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("shoptetctl printed no JSON ({e}): {}", self.stdout)
-        })
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("shoptetctl printed no JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -234,7 +237,11 @@ pub async fn ctl(socket: &Path, args: &[&str]) -> CtlOutput {
 
 /// Codes of the orders the daemon holds for `integration` (first page of up to 500).
 pub async fn order_codes(socket: &Path, integration: &str) -> Option<Vec<String>> {
-    let out = ctl(socket, &["orders", "list", integration, "--page-size", "500"]).await;
+    let out = ctl(
+        socket,
+        &["orders", "list", integration, "--page-size", "500"],
+    )
+    .await;
     if !out.status.success() {
         return None;
     }
@@ -249,7 +256,10 @@ pub async fn order_codes(socket: &Path, integration: &str) -> Option<Vec<String>
 }
 
 /// The first array under `key` anywhere in `value`.
-pub fn find_array<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a Vec<serde_json::Value>> {
+pub fn find_array<'a>(
+    value: &'a serde_json::Value,
+    key: &str,
+) -> Option<&'a Vec<serde_json::Value>> {
     match value {
         serde_json::Value::Object(map) => {
             if let Some(serde_json::Value::Array(items)) = map.get(key) {
@@ -428,5 +438,44 @@ impl NotifySocket {
             .iter()
             .filter(|n| n.text.lines().any(|l| l == line))
             .count()
+    }
+}
+
+/// Runs `sync orders NAME --force` to completion, retrying while a scheduled run is in flight.
+pub async fn sync_orders(socket: &Path, integration: &str) {
+    let start = Instant::now();
+    loop {
+        let out = ctl(socket, &["sync", "orders", integration, "--force"]).await;
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            out.stdout.contains("already running") && start.elapsed() < Duration::from_secs(60),
+            "sync orders failed: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `integration` is active.
+pub async fn wait_active(socket: &Path, integration: &str, deadline: Duration) {
+    let start = Instant::now();
+    loop {
+        let out = ctl(socket, &["integration", "get", integration]).await;
+        if out.status.success() {
+            let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+            if value["data"]["status"] == "Active" {
+                return;
+            }
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "{integration} did not become active within {deadline:?}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
