@@ -1,4 +1,14 @@
 //! shoptet-sim: a local Shoptet API simulator; prints its base URL and tokens, runs until Ctrl-C.
+//!
+//! Usage (loopback only; port 0 picks a free port):
+//! - `shoptet-sim --listen 127.0.0.1:8765 --products 200 --orders 1000` — a seeded shop; prints
+//!   `base_url=…`, `private_token=…` (send as `Shoptet-Private-Api-Token`) and `oauth_token=…`
+//!   (mint API tokens at `GET {base_url}/action/ApiOAuthServer/getAccessToken`).
+//! - `--latency-ms 50 --jitter-ms 20` adds delay; `--fault 500=0.05 --fault 429=0.02
+//!   --fault reset=0.01 --fault hang=0.01 --hang-ms 30000 --fault truncate=0.01` injects faults.
+//! - `--max-in-flight 3 --bucket-capacity 200 --bucket-drain 10` are Shoptet's real limits (the
+//!   defaults); `--token-ttl-secs 60` shortens API token lifetime; `--allow-oversell`.
+//! - The test-control API (orders, stock, prices, counters, faults) lives under `{base_url}/_sim/`.
 use std::net::SocketAddr;
 use std::time::Duration;
 

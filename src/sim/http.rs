@@ -324,9 +324,14 @@ fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str) -> Respons
 }
 
 fn http_date_after(wait: Duration) -> String {
-    // Round up to a whole second so the client never wakes before a drop has leaked.
-    let secs = wait.as_secs_f64().ceil().max(1.0);
-    httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs_f64(secs))
+    // An HTTP date has whole seconds and formatting truncates, so round the instant itself up:
+    // the client must never wake before a drop has leaked (and waits at least a second).
+    let target = SystemTime::now() + wait.max(Duration::from_secs(1));
+    let since_epoch = target
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let whole = since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0);
+    httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(whole))
 }
 
 async fn sleep_or_shutdown(sh: &Shared, d: Duration) {
