@@ -1,0 +1,1085 @@
+//! The sync flows: orders, inventory push, discrepancy check, products, prices.
+//!
+//! Each `start_*` spawns the network part and returns its handle; the `map` closure applies
+//! the result to memory and commits it in one changeset (see docs/architecture.md for the
+//! guarantees of each algorithm).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
+use rust_decimal::Decimal;
+use tracing::Instrument;
+
+use super::{FailedRun, IntegrationActor, RunEnd, meta};
+use crate::actors::convert::{ShopVariant, incoming_order, shop_variants};
+use crate::actors::messages::*;
+use crate::actors::{ActorError, shop_error_message};
+use crate::domain::order::{ORDER_CONFLICT_REASON, import};
+use crate::domain::{
+    ErrorLog, ErrorSeverity, ImportOutcome, IncomingOrder, OrderStatus, OutboxAction, OutboxState,
+    Product, ShopCancelOutcome, SyncType,
+};
+use crate::shoptet::{
+    OrderDetail, PriceUpdateRow, ProductDetail, ShoptetError, StockSupply, StockUpdateRow,
+};
+use crate::store::Changeset;
+
+/// Requests in flight per store for detail reads (Shoptet's cap per token is 3).
+const DETAIL_CONCURRENCY: usize = 3;
+/// Per-row push errors logged individually per run; the rest are summarised.
+const MAX_ROW_ERRORS_LOGGED: usize = 20;
+
+/// Progress of one orders run across its pages.
+#[derive(Debug, Clone)]
+pub(super) struct OrdersRun {
+    started_at: DateTime<Utc>,
+    from: DateTime<Utc>,
+    page: u32,
+    newest: Option<DateTime<Utc>>,
+    records: u64,
+    errors: u64,
+    imported: u64,
+    conflicts: u64,
+    cancelled: u64,
+}
+
+/// What one page of the change feed brought.
+struct OrdersPage {
+    details: Vec<OrderDetail>,
+    /// Deleted in the shop (feed says so, or the detail is gone).
+    deleted: Vec<String>,
+    record_errors: Vec<(String, String)>,
+    newest: Option<DateTime<Utc>>,
+    has_next: bool,
+}
+
+async fn fetch_orders_page(
+    client: crate::shoptet::ShoptetClient,
+    from: DateTime<Utc>,
+    page: u32,
+    per_page: u32,
+    known: HashMap<String, Option<DateTime<Utc>>>,
+) -> Result<OrdersPage, ShoptetError> {
+    let changes = client.order_changes(from, page, per_page).await?;
+    let has_next = changes.has_next();
+    let mut newest: Option<DateTime<Utc>> = None;
+    let mut deleted = Vec::new();
+    let mut to_fetch = Vec::new();
+    let mut seen = HashSet::new();
+    for change in changes.items {
+        newest = newest.max(Some(change.change_time));
+        if !seen.insert(change.code.clone()) {
+            continue;
+        }
+        if change.change_type.is_delete() {
+            deleted.push(change.code);
+            continue;
+        }
+        // We already hold a newer version. An equal time is re-read: shop times have whole
+        // seconds, so a second change within the same second must not be missed.
+        if let Some(Some(held)) = known.get(&change.code)
+            && *held > change.change_time
+        {
+            continue;
+        }
+        to_fetch.push(change.code);
+    }
+    let results: Vec<(String, Result<OrderDetail, ShoptetError>)> = stream::iter(to_fetch)
+        .map(|code| {
+            let client = client.clone();
+            async move {
+                let result = client.order_detail(&code).await;
+                (code, result)
+            }
+        })
+        .buffered(DETAIL_CONCURRENCY)
+        .collect()
+        .await;
+    let mut details = Vec::new();
+    let mut record_errors = Vec::new();
+    for (code, result) in results {
+        match result {
+            Ok(detail) => details.push(detail),
+            Err(ShoptetError::NotFound { .. }) => deleted.push(code),
+            // The page must be read whole, or the cursor could pass an unread order.
+            Err(err) if err.is_transient() || err.needs_operator() => return Err(err),
+            Err(err) => record_errors.push((code, err.to_string())),
+        }
+    }
+    Ok(OrdersPage {
+        details,
+        deleted,
+        record_errors,
+        newest,
+        has_next,
+    })
+}
+
+impl IntegrationActor {
+    /// A run that cannot start (no client): it ends Failed at once, through the normal path.
+    pub(super) fn fail_now(
+        &mut self,
+        ctx: &mut Context<Self>,
+        kind: SyncKind,
+        started_at: DateTime<Utc>,
+        error: ActorError,
+    ) -> Option<SpawnHandle> {
+        let message = error.to_string();
+        Some(ctx.spawn(fut::ready(()).map(move |_, act: &mut Self, ctx| {
+            let end = RunEnd {
+                started_at,
+                failed: Some(FailedRun {
+                    message,
+                    outage: false,
+                    needs_operator: false,
+                }),
+                ..RunEnd::default()
+            };
+            act.finish(ctx, kind, end, Changeset::new());
+        })))
+    }
+
+    fn span(&self, kind: SyncKind) -> tracing::Span {
+        tracing::info_span!("sync", store = %self.integration.name, sync_type = %kind)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Orders
+    // -----------------------------------------------------------------------------------------
+
+    pub(super) fn start_orders(
+        &mut self,
+        ctx: &mut Context<Self>,
+        started_at: DateTime<Utc>,
+    ) -> Option<SpawnHandle> {
+        if let Err(err) = self.client() {
+            return self.fail_now(ctx, SyncKind::Orders, started_at, err);
+        }
+        let from = self
+            .sync
+            .orders_cursor
+            .unwrap_or(started_at - self.settings.initial_import_window);
+        let run = OrdersRun {
+            started_at,
+            from,
+            page: 1,
+            newest: None,
+            records: 0,
+            errors: 0,
+            imported: 0,
+            conflicts: 0,
+            cancelled: 0,
+        };
+        Some(self.orders_page(ctx, run))
+    }
+
+    fn orders_page(&mut self, ctx: &mut Context<Self>, run: OrdersRun) -> SpawnHandle {
+        let known: HashMap<String, Option<DateTime<Utc>>> = self
+            .orders
+            .iter()
+            .map(|(code, order)| (code.clone(), order.shop_changed_at))
+            .collect();
+        let per_page = self.settings.orders_page_size.max(1);
+        let span = self.span(SyncKind::Orders);
+        let result =
+            match self.client() {
+                Ok(client) => {
+                    let fut = fetch_orders_page(client, run.from, run.page, per_page, known);
+                    futures::future::Either::Left(fut.instrument(span))
+                }
+                Err(err) => futures::future::Either::Right(async move {
+                    Err(ShoptetError::Config(err.to_string()))
+                }),
+            };
+        ctx.spawn(
+            result
+                .into_actor(self)
+                .map(move |result, act, ctx| act.apply_orders_page(ctx, run, result)),
+        )
+    }
+
+    fn apply_orders_page(
+        &mut self,
+        ctx: &mut Context<Self>,
+        mut run: OrdersRun,
+        result: Result<OrdersPage, ShoptetError>,
+    ) {
+        let page = match result {
+            Ok(page) => page,
+            Err(err) => {
+                let end = RunEnd {
+                    started_at: run.started_at,
+                    records: run.records,
+                    errors: run.errors,
+                    failed: Some(FailedRun::from_shop(&err)),
+                    notes: None,
+                };
+                self.finish(ctx, SyncKind::Orders, end, Changeset::new());
+                return;
+            }
+        };
+        let now = Utc::now();
+        let mut changeset = Changeset::new();
+        for detail in &page.details {
+            let incoming = incoming_order(detail);
+            self.apply_incoming(&incoming, now, &mut changeset, &mut run);
+        }
+        for code in &page.deleted {
+            self.apply_shop_cancel(
+                code,
+                None,
+                None,
+                "deleted in the shop",
+                now,
+                &mut changeset,
+                &mut run,
+            );
+        }
+        for (code, error) in &page.record_errors {
+            run.errors += 1;
+            if let Some(entry) = self.error_entry(
+                &format!("order {code} could not be read from Shoptet"),
+                Some(error),
+                Some(SyncType::Orders),
+                ErrorSeverity::Medium,
+            ) {
+                changeset.put_error(&entry);
+            }
+        }
+        run.newest = run.newest.max(page.newest);
+        if page.has_next {
+            run.page += 1;
+            // The page's orders are on disk before the next page is read.
+            self.commit_then(ctx, changeset, move |act, ctx| {
+                if act.stopping {
+                    return;
+                }
+                act.report_reservations();
+                let handle = act.orders_page(ctx, run);
+                act.set_running(SyncKind::Orders, handle);
+            });
+            return;
+        }
+        // The last page commits with the advanced cursor: never past the run's start, and
+        // moved back by the overlap so late commits in the shop are re-read.
+        let basis = run.newest.map_or(run.started_at, |n| n.min(run.started_at));
+        let mut cursor = basis - self.settings.order_overlap;
+        if let Some(old) = self.sync.orders_cursor {
+            cursor = cursor.max(old);
+        }
+        self.sync.orders_cursor = Some(cursor);
+        changeset.put_meta(self.id, meta::ORDERS_CURSOR, &cursor);
+        let notes = format!(
+            "{} imported, {} conflicts, {} cancelled in the shop",
+            run.imported, run.conflicts, run.cancelled
+        );
+        let end = RunEnd {
+            started_at: run.started_at,
+            records: run.records,
+            errors: run.errors,
+            failed: None,
+            notes: Some(notes),
+        };
+        self.finish(ctx, SyncKind::Orders, end, changeset);
+    }
+
+    /// Applies the import rule to one shop order.
+    fn apply_incoming(
+        &mut self,
+        incoming: &IncomingOrder,
+        now: DateTime<Utc>,
+        changeset: &mut Changeset,
+        run: &mut OrdersRun,
+    ) {
+        let code = incoming.code.trim().to_owned();
+        let mapping = self.integration.status_mapping;
+        let shop_cancelled = incoming.shop_status_id == Some(mapping.cancelled);
+        let claim_resolved = incoming
+            .shop_status_id
+            .is_some_and(|s| self.sync.claim_resolving.contains(&s));
+        let Some(existing) = self.orders.get(&code) else {
+            // Finished in the shop before we ever saw it: nothing to fulfil or reserve.
+            if shop_cancelled || claim_resolved {
+                return;
+            }
+            match import(None, incoming, self.id, now) {
+                Ok(ImportOutcome::New(order)) => {
+                    changeset.put_order(&order);
+                    self.orders.insert(code, order);
+                    run.records += 1;
+                    run.imported += 1;
+                }
+                Ok(_) => {}
+                Err(err) => self.record_order_error(&code, &err.to_string(), changeset, run),
+            }
+            return;
+        };
+        if shop_cancelled && existing.status != OrderStatus::Cancelled {
+            self.apply_shop_cancel(
+                &code,
+                incoming.shop_status_id,
+                incoming.changed_at,
+                "cancelled in the shop",
+                now,
+                changeset,
+                run,
+            );
+            return;
+        }
+        match import(Some(existing), incoming, self.id, now) {
+            Ok(ImportOutcome::Unchanged) => {}
+            Ok(ImportOutcome::Refreshed(order) | ImportOutcome::New(order)) => {
+                changeset.put_order(&order);
+                self.orders.insert(code, order);
+                run.records += 1;
+            }
+            Ok(ImportOutcome::Conflict(order)) => {
+                tracing::warn!(store = %self.integration.name, order = %code, "order conflict detected");
+                if let Some(entry) = self.error_entry(
+                    ORDER_CONFLICT_REASON,
+                    Some(&format!(
+                        "order {code}: the shop changed items, quantities, totals or the address after import; resolve it by accepting the shop's version or keeping ours"
+                    )),
+                    Some(SyncType::Orders),
+                    ErrorSeverity::Medium,
+                ) {
+                    changeset.put_error(&entry);
+                }
+                changeset.put_order(&order);
+                self.orders.insert(code, order);
+                run.records += 1;
+                run.conflicts += 1;
+            }
+            Err(err) => self.record_order_error(&code, &err.to_string(), changeset, run),
+        }
+    }
+
+    fn record_order_error(
+        &mut self,
+        code: &str,
+        error: &str,
+        changeset: &mut Changeset,
+        run: &mut OrdersRun,
+    ) {
+        run.errors += 1;
+        if let Some(entry) = self.error_entry(
+            &format!("order {code} could not be imported"),
+            Some(error),
+            Some(SyncType::Orders),
+            ErrorSeverity::Medium,
+        ) {
+            changeset.put_error(&entry);
+        }
+    }
+
+    /// A shop-side cancel or delete of an order we hold.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_shop_cancel(
+        &mut self,
+        code: &str,
+        shop_status_id: Option<i64>,
+        changed_at: Option<DateTime<Utc>>,
+        reason: &str,
+        now: DateTime<Utc>,
+        changeset: &mut Changeset,
+        run: &mut OrdersRun,
+    ) {
+        let Some(order) = self.orders.get_mut(code) else {
+            return;
+        };
+        let outcome = order.cancel_from_shop(reason, now);
+        if shop_status_id.is_some() {
+            order.shop_status_id = shop_status_id;
+        }
+        if changed_at.is_some() {
+            order.shop_changed_at = changed_at;
+        }
+        let order = order.clone();
+        if outcome == ShopCancelOutcome::AlreadyCancelled {
+            changeset.put_order(&order);
+            return;
+        }
+        run.records += 1;
+        run.cancelled += 1;
+        changeset.put_order(&order);
+        // Pushes not yet sent would undo the shop's cancel (e.g. "processing"): drop them.
+        if matches!(
+            outcome,
+            ShopCancelOutcome::Cancelled | ShopCancelOutcome::CancelledNeedsReview
+        ) {
+            let unsent: Vec<u64> = self
+                .outbox
+                .values()
+                .filter(|e| e.order_code == code)
+                .map(|e| e.seq)
+                .collect();
+            for seq in unsent {
+                self.outbox.remove(&seq);
+                self.fresh_claims.remove(&seq);
+                changeset.delete_outbox(self.id, seq);
+            }
+        }
+        let warning = match outcome {
+            ShopCancelOutcome::CancelledNeedsReview => Some((
+                "order cancelled in the shop while being picked",
+                ErrorSeverity::Medium,
+            )),
+            ShopCancelOutcome::TooLateShipped => Some((
+                "order cancelled in the shop after it shipped",
+                ErrorSeverity::High,
+            )),
+            _ => None,
+        };
+        if let Some((message, severity)) = warning
+            && let Some(entry) = self.error_entry(
+                message,
+                Some(&format!("order {code}: {reason}")),
+                Some(SyncType::Orders),
+                severity,
+            )
+        {
+            changeset.put_error(&entry);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Inventory push
+    // -----------------------------------------------------------------------------------------
+
+    /// Quantities added back per code: shipped orders whose claim-resolving status push the shop
+    /// has certainly not seen yet (created by this incarnation, never attempted).
+    pub(super) fn compensation(&self) -> BTreeMap<String, Decimal> {
+        let mut comp: BTreeMap<String, Decimal> = BTreeMap::new();
+        for seq in &self.fresh_claims {
+            let Some(entry) = self.outbox.get(seq) else {
+                continue;
+            };
+            let Some(order) = self.orders.get(&entry.order_code) else {
+                continue;
+            };
+            for (code, quantity) in order.items.iter().filter_map(|i| i.physical_quantity()) {
+                *comp.entry(code.to_owned()).or_default() += quantity;
+            }
+        }
+        comp
+    }
+
+    /// Codes whose shop figure may have moved by a claim resolution we have not seen
+    /// acknowledged (a claim-resolving push attempted but not confirmed).
+    pub(super) fn uncertain_codes(&self) -> HashSet<String> {
+        let mut codes = HashSet::new();
+        for entry in self.outbox.values() {
+            if entry.state != OutboxState::Pending || self.fresh_claims.contains(&entry.seq) {
+                continue;
+            }
+            if !self.resolves_claim(&entry.action) {
+                continue;
+            }
+            if let Some(order) = self.orders.get(&entry.order_code) {
+                for (code, _) in order.items.iter().filter_map(|i| i.physical_quantity()) {
+                    codes.insert(code.to_owned());
+                }
+            }
+        }
+        codes
+    }
+
+    pub(super) fn resolves_claim(&self, action: &OutboxAction) -> bool {
+        matches!(action, OutboxAction::SetStatus { status_id } if self.sync.claim_resolving.contains(status_id))
+    }
+
+    /// Codes the stock push covers: active, sync-enabled products.
+    fn push_codes(&self) -> Vec<String> {
+        self.products
+            .values()
+            .filter(|p| p.sync_enabled && p.active)
+            .map(|p| p.code.clone())
+            .collect()
+    }
+
+    pub(super) fn start_inventory(
+        &mut self,
+        ctx: &mut Context<Self>,
+        started_at: DateTime<Utc>,
+    ) -> Option<SpawnHandle> {
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(err) => return self.fail_now(ctx, SyncKind::Inventory, started_at, err),
+        };
+        let codes = self.push_codes();
+        let comp = self.compensation();
+        let pushed = self.sync.pushed.clone();
+        let ledger = self.ledger.clone();
+        let id = self.id;
+        let stock_id = self.integration.shoptet_stock_id;
+        let span = self.span(SyncKind::Inventory);
+        let fut = async move {
+            let figures = ledger
+                .send(PushFigures { id, codes })
+                .await
+                .map_err(|err| ActorError::Unavailable(format!("warehouse ledger: {err}")))??;
+            let rows: Vec<StockUpdateRow> = figures
+                .into_iter()
+                .filter_map(|(code, base)| {
+                    let figure =
+                        (base + comp.get(&code).copied().unwrap_or_default()).max(Decimal::ZERO);
+                    (pushed.get(&code) != Some(&figure))
+                        .then(|| StockUpdateRow::real_stock(code, figure))
+                })
+                .collect();
+            if rows.is_empty() {
+                return Ok((rows, Ok(Default::default())));
+            }
+            tracing::debug!(rows = rows.len(), "pushing stock levels");
+            let report = client.update_stock(stock_id, &rows).await;
+            Ok((rows, report))
+        }
+        .instrument(span);
+        Some(
+            ctx.spawn(
+                fut.into_actor(self)
+                    .map(move |result: Result<_, ActorError>, act, ctx| {
+                        act.apply_inventory(ctx, started_at, result)
+                    }),
+            ),
+        )
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn apply_inventory(
+        &mut self,
+        ctx: &mut Context<Self>,
+        started_at: DateTime<Utc>,
+        result: Result<
+            (
+                Vec<StockUpdateRow>,
+                Result<crate::shoptet::BatchReport, ShoptetError>,
+            ),
+            ActorError,
+        >,
+    ) {
+        let failed_end = |failed: FailedRun| RunEnd {
+            started_at,
+            failed: Some(failed),
+            ..RunEnd::default()
+        };
+        let (rows, report) = match result {
+            Ok((rows, Ok(report))) => (rows, report),
+            Ok((_, Err(err))) => {
+                let end = failed_end(FailedRun::from_shop(&err));
+                self.finish(ctx, SyncKind::Inventory, end, Changeset::new());
+                return;
+            }
+            Err(err) => {
+                let end = failed_end(FailedRun {
+                    message: err.to_string(),
+                    outage: false,
+                    needs_operator: false,
+                });
+                self.finish(ctx, SyncKind::Inventory, end, Changeset::new());
+                return;
+            }
+        };
+        if rows.is_empty() {
+            let end = RunEnd {
+                started_at,
+                notes: Some("stock already up to date".into()),
+                ..RunEnd::default()
+            };
+            self.finish(ctx, SyncKind::Inventory, end, Changeset::new());
+            return;
+        }
+        let now = Utc::now();
+        let mut changeset = Changeset::new();
+        let failed: HashMap<String, &crate::shoptet::RowError> = report
+            .failed
+            .iter()
+            .filter_map(|row| row.code.as_ref().map(|c| (c.to_uppercase(), row)))
+            .collect();
+        let mut applied = 0u64;
+        let mut errors = 0u64;
+        for row in &rows {
+            match failed.get(&row.code.to_uppercase()) {
+                None => {
+                    applied += 1;
+                    self.sync.pushed.insert(row.code.clone(), row.amount);
+                    if let Some(product) = self.products.get_mut(&row.code) {
+                        product.update_stock(row.amount, now);
+                        changeset.put_product(product);
+                    }
+                }
+                Some(row_error) => {
+                    errors += 1;
+                    // A code the shop does not know is gone from the shop: stop pushing it.
+                    if row_error.error_code == "unknown-product"
+                        && let Some(product) = self.products.get_mut(&row.code)
+                    {
+                        product.active = false;
+                        changeset.put_product(product);
+                    }
+                    // A product set's stock is computed by the shop from its members.
+                    if row_error.error_code == "stock-change-not-allowed"
+                        && let Some(product) = self.products.get_mut(&row.code)
+                        && product
+                            .disable_sync("the shop computes its stock (product set)")
+                            .is_ok()
+                    {
+                        changeset.put_product(product);
+                    }
+                    if errors as usize <= MAX_ROW_ERRORS_LOGGED
+                        && let Some(entry) = self.error_entry(
+                            &format!("stock push of {} refused by Shoptet", row.code),
+                            Some(&format!("{}: {}", row_error.error_code, row_error.message)),
+                            Some(SyncType::Inventory),
+                            ErrorSeverity::Medium,
+                        )
+                    {
+                        changeset.put_error(&entry);
+                    }
+                }
+            }
+        }
+        // Rows whose error named no code: keep them visible too.
+        for row_error in report.failed.iter().filter(|r| r.code.is_none()) {
+            errors += 1;
+            if let Some(entry) = self.error_entry(
+                "stock push partly refused by Shoptet",
+                Some(&format!("{}: {}", row_error.error_code, row_error.message)),
+                Some(SyncType::Inventory),
+                ErrorSeverity::Medium,
+            ) {
+                changeset.put_error(&entry);
+            }
+        }
+        if errors as usize > MAX_ROW_ERRORS_LOGGED
+            && let Some(entry) = self.error_entry(
+                &format!("stock push: {errors} rows refused by Shoptet"),
+                Some("only the first rows are logged one by one"),
+                Some(SyncType::Inventory),
+                ErrorSeverity::Medium,
+            )
+        {
+            changeset.put_error(&entry);
+        }
+        changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
+        let end = RunEnd {
+            started_at,
+            records: applied,
+            errors,
+            failed: None,
+            notes: Some(format!(
+                "{applied} stock levels pushed in {} requests",
+                report.requests
+            )),
+        };
+        self.finish(ctx, SyncKind::Inventory, end, changeset);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Discrepancy check
+    // -----------------------------------------------------------------------------------------
+
+    pub(super) fn start_discrepancies(
+        &mut self,
+        ctx: &mut Context<Self>,
+        started_at: DateTime<Utc>,
+    ) -> Option<SpawnHandle> {
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(err) => return self.fail_now(ctx, SyncKind::Discrepancies, started_at, err),
+        };
+        let stock_id = self.integration.shoptet_stock_id;
+        let span = self.span(SyncKind::Discrepancies);
+        let fut = async move { client.all_stock_supplies(stock_id).await }.instrument(span);
+        Some(
+            ctx.spawn(
+                fut.into_actor(self)
+                    .map(move |result, act, ctx| act.apply_discrepancies(ctx, started_at, result)),
+            ),
+        )
+    }
+
+    fn apply_discrepancies(
+        &mut self,
+        ctx: &mut Context<Self>,
+        started_at: DateTime<Utc>,
+        result: Result<Vec<StockSupply>, ShoptetError>,
+    ) {
+        let supplies = match result {
+            Ok(supplies) => supplies,
+            Err(err) => {
+                let end = RunEnd {
+                    started_at,
+                    failed: Some(FailedRun::from_shop(&err)),
+                    ..RunEnd::default()
+                };
+                self.finish(ctx, SyncKind::Discrepancies, end, Changeset::new());
+                return;
+            }
+        };
+        let now = Utc::now();
+        let uncertain = self.uncertain_codes();
+        let mut changeset = Changeset::new();
+        let mut found_any = 0u64;
+        let by_upper: HashMap<String, String> = self
+            .sync
+            .pushed
+            .keys()
+            .map(|code| (code.to_uppercase(), code.clone()))
+            .collect();
+        for supply in &supplies {
+            let Some(code) = by_upper.get(&supply.code.to_uppercase()).cloned() else {
+                continue;
+            };
+            let (Some(expected), Some(found)) =
+                (self.sync.pushed.get(&code).copied(), supply.amount)
+            else {
+                continue;
+            };
+            if expected == found || uncertain.contains(&code) {
+                continue;
+            }
+            found_any += 1;
+            tracing::warn!(
+                store = %self.integration.name,
+                code = %code,
+                %expected,
+                %found,
+                "inventory discrepancy detected"
+            );
+            changeset.put_error(&ErrorLog::inventory_discrepancy(
+                self.id, &code, expected, found, now,
+            ));
+            // Forget the acknowledged figure: the next push sends it again.
+            self.sync.pushed.remove(&code);
+        }
+        if found_any > 0 {
+            changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
+            self.kinds.entry(SyncKind::Inventory).or_default().pending = true;
+        }
+        let end = RunEnd {
+            started_at,
+            records: supplies.len() as u64,
+            errors: found_any,
+            failed: None,
+            notes: Some(format!(
+                "{} stock levels read back, {found_any} discrepancies corrected",
+                supplies.len()
+            )),
+        };
+        self.finish(ctx, SyncKind::Discrepancies, end, changeset);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Products
+    // -----------------------------------------------------------------------------------------
+
+    pub(super) fn start_products(
+        &mut self,
+        ctx: &mut Context<Self>,
+        started_at: DateTime<Utc>,
+    ) -> Option<SpawnHandle> {
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(err) => return self.fail_now(ctx, SyncKind::Products, started_at, err),
+        };
+        let span = self.span(SyncKind::Products);
+        let fut = async move {
+            let heads = client.all_products().await?;
+            let results: Vec<(String, Result<ProductDetail, ShoptetError>)> =
+                stream::iter(heads.into_iter().map(|h| h.guid))
+                    .map(|guid| {
+                        let client = client.clone();
+                        async move {
+                            let result = client.product_detail(&guid).await;
+                            (guid, result)
+                        }
+                    })
+                    .buffered(DETAIL_CONCURRENCY)
+                    .collect()
+                    .await;
+            let mut details = Vec::new();
+            let mut errors = Vec::new();
+            for (guid, result) in results {
+                match result {
+                    Ok(detail) => details.push(detail),
+                    // Deleted between the list and the detail: simply gone.
+                    Err(ShoptetError::NotFound { .. }) => {}
+                    Err(err) if err.is_transient() || err.needs_operator() => return Err(err),
+                    Err(err) => errors.push((guid, err.to_string())),
+                }
+            }
+            Ok((details, errors))
+        }
+        .instrument(span);
+        Some(
+            ctx.spawn(
+                fut.into_actor(self)
+                    .map(move |result, act, ctx| act.apply_products(ctx, started_at, result)),
+            ),
+        )
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn apply_products(
+        &mut self,
+        ctx: &mut Context<Self>,
+        started_at: DateTime<Utc>,
+        result: Result<(Vec<ProductDetail>, Vec<(String, String)>), ShoptetError>,
+    ) {
+        let (details, read_errors) = match result {
+            Ok(value) => value,
+            Err(err) => {
+                let end = RunEnd {
+                    started_at,
+                    failed: Some(FailedRun::from_shop(&err)),
+                    ..RunEnd::default()
+                };
+                self.finish(ctx, SyncKind::Products, end, Changeset::new());
+                return;
+            }
+        };
+        let now = Utc::now();
+        let mut changeset = Changeset::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut records = 0u64;
+        let mut errors = read_errors.len() as u64;
+        let variants: Vec<ShopVariant> = details.iter().flat_map(shop_variants).collect();
+        for variant in variants {
+            seen.insert(variant.code.clone());
+            let queued = self.sync.price_queue.contains(&variant.code);
+            match self.products.get_mut(&variant.code) {
+                Some(product) => {
+                    // A price of ours still waiting for its push is not overwritten by the shop's.
+                    let price = if queued { product.price } else { variant.price };
+                    match product.update_from_shop(
+                        &variant.name,
+                        price,
+                        variant.stock,
+                        variant.active,
+                        now,
+                    ) {
+                        Ok(update) => {
+                            product.shop_product_guid = Some(variant.guid.clone());
+                            if variant.category.is_some() {
+                                product.category = variant.category.clone();
+                            }
+                            if let Some(change) = update.price_change {
+                                changeset.put_price_change(&change);
+                            }
+                            changeset.put_product(product);
+                            records += 1;
+                        }
+                        Err(err) => {
+                            errors += 1;
+                            tracing::warn!(code = %variant.code, error = %err, "shop product refused");
+                        }
+                    }
+                }
+                None => match Product::new(
+                    self.id,
+                    &variant.code,
+                    &variant.name,
+                    variant.price,
+                    variant.stock,
+                    variant.active,
+                    now,
+                ) {
+                    Ok(mut product) => {
+                        product.shop_product_guid = Some(variant.guid.clone());
+                        product.category = variant.category.clone();
+                        changeset.put_product(&product);
+                        self.products.insert(product.code.clone(), product);
+                        records += 1;
+                    }
+                    Err(err) => {
+                        errors += 1;
+                        tracing::warn!(code = %variant.code, error = %err, "shop product refused");
+                    }
+                },
+            }
+        }
+        // Gone from the shop: inactive, never deleted (orders and history refer to them). Only
+        // decided after a complete read, or a failed detail would look like a deletion.
+        if read_errors.is_empty() {
+            for product in self.products.values_mut() {
+                if product.active && !seen.contains(&product.code) {
+                    product.active = false;
+                    changeset.put_product(product);
+                    records += 1;
+                }
+            }
+        }
+        for (guid, error) in &read_errors {
+            if let Some(entry) = self.error_entry(
+                &format!("product {guid} could not be read from Shoptet"),
+                Some(error),
+                Some(SyncType::Products),
+                ErrorSeverity::Low,
+            ) {
+                changeset.put_error(&entry);
+            }
+        }
+        let end = RunEnd {
+            started_at,
+            records,
+            errors,
+            failed: None,
+            notes: Some(format!("{} products in the shop", seen.len())),
+        };
+        self.finish(ctx, SyncKind::Products, end, changeset);
+        // New products may need stock.
+        if self.integration.auto_inventory_sync {
+            let debounce = self.settings.stock_debounce;
+            self.schedule(ctx, SyncKind::Inventory, debounce);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Prices
+    // -----------------------------------------------------------------------------------------
+
+    pub(super) fn start_prices(
+        &mut self,
+        ctx: &mut Context<Self>,
+        started_at: DateTime<Utc>,
+    ) -> Option<SpawnHandle> {
+        if self.sync.price_queue.is_empty() {
+            return None;
+        }
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(err) => return self.fail_now(ctx, SyncKind::Prices, started_at, err),
+        };
+        let sent: BTreeMap<String, Decimal> = self
+            .sync
+            .price_queue
+            .iter()
+            .filter_map(|code| self.products.get(code).map(|p| (code.clone(), p.price)))
+            .collect();
+        let rows: Vec<PriceUpdateRow> = sent
+            .iter()
+            .map(|(code, price)| PriceUpdateRow::with_vat(code.clone(), *price))
+            .collect();
+        let known_pricelist = self.sync.pricelist;
+        let span = self.span(SyncKind::Prices);
+        let fut = async move {
+            let pricelist = match known_pricelist {
+                Some(id) => id,
+                None => client
+                    .eshop_info()
+                    .await?
+                    .default_pricelist_id()
+                    .ok_or_else(|| {
+                        ShoptetError::Config("the shop names no default price list".into())
+                    })?,
+            };
+            let report = if rows.is_empty() {
+                Default::default()
+            } else {
+                client.update_prices(pricelist, &rows).await?
+            };
+            Ok((pricelist, report))
+        }
+        .instrument(span);
+        Some(
+            ctx.spawn(
+                fut.into_actor(self)
+                    .map(move |result, act, ctx| act.apply_prices(ctx, started_at, sent, result)),
+            ),
+        )
+    }
+
+    fn apply_prices(
+        &mut self,
+        ctx: &mut Context<Self>,
+        started_at: DateTime<Utc>,
+        sent: BTreeMap<String, Decimal>,
+        result: Result<(i64, crate::shoptet::BatchReport), ShoptetError>,
+    ) {
+        let (pricelist, report) = match result {
+            Ok(value) => value,
+            Err(err) => {
+                let end = RunEnd {
+                    started_at,
+                    failed: Some(FailedRun::from_shop(&err)),
+                    ..RunEnd::default()
+                };
+                self.finish(ctx, SyncKind::Prices, end, Changeset::new());
+                return;
+            }
+        };
+        let now = Utc::now();
+        let mut changeset = Changeset::new();
+        self.sync.pricelist = Some(pricelist);
+        changeset.put_meta(self.id, meta::PRICELIST, &pricelist);
+        let failed: HashMap<String, &crate::shoptet::RowError> = report
+            .failed
+            .iter()
+            .filter_map(|row| row.code.as_ref().map(|c| (c.to_uppercase(), row)))
+            .collect();
+        let mut pushed = 0u64;
+        let mut errors = 0u64;
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        for (code, price) in &sent {
+            if let Some(row_error) = failed.get(&code.to_uppercase()) {
+                errors += 1;
+                if let Some(entry) = self.error_entry(
+                    &format!("price push of {code} refused by Shoptet"),
+                    Some(&format!("{}: {}", row_error.error_code, row_error.message)),
+                    Some(SyncType::Prices),
+                    ErrorSeverity::Medium,
+                ) {
+                    changeset.put_error(&entry);
+                }
+                // A refused row is not retried forever; the operator sees the error.
+                done.insert(code.clone());
+                continue;
+            }
+            pushed += 1;
+            // Changed again while this push was in flight: stays queued for the new price.
+            if self.products.get(code).is_some_and(|p| p.price == *price) {
+                done.insert(code.clone());
+            }
+            match self.store.price_history(self.id, Some(code)) {
+                Ok(history) => {
+                    for mut change in history.into_iter().filter(|c| c.is_pending()) {
+                        if change.changed_at <= started_at || change.new_price == *price {
+                            change.mark_pushed(now);
+                            changeset.put_price_change(&change);
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(code = %code, error = %err, "price history unreadable"),
+            }
+        }
+        // Codes queued without a product (deleted): drop them.
+        for code in self.sync.price_queue.iter() {
+            if !self.products.contains_key(code) {
+                done.insert(code.clone());
+            }
+        }
+        for code in &done {
+            self.sync.price_queue.remove(code);
+        }
+        changeset.put_meta(self.id, meta::PRICE_QUEUE, &self.sync.price_queue);
+        let end = RunEnd {
+            started_at,
+            records: pushed,
+            errors,
+            failed: None,
+            notes: Some(format!("{pushed} prices pushed to price list {pricelist}")),
+        };
+        if !self.sync.price_queue.is_empty() {
+            self.kinds.entry(SyncKind::Prices).or_default().pending = true;
+        }
+        self.finish(ctx, SyncKind::Prices, end, changeset);
+    }
+}
+
+/// The message of a failed shop call, for operator-facing errors.
+pub(super) fn shop_message(error: &ShoptetError) -> String {
+    shop_error_message(error)
+}

@@ -1,0 +1,500 @@
+//! One actor per store: owns the aggregate, answers queries from memory, runs the syncs.
+//!
+//! State changes follow one pattern: mutate memory, build one [`Changeset`], commit it under
+//! `ctx.wait` (local disk, milliseconds) so nothing else runs in between, then answer. A failed
+//! commit is fatal: the actor stops, the supervisor restarts it from disk. Network work always
+//! runs as a spawned future (`ctx.spawn` / `ResponseActFuture`); its result is applied in the
+//! future's `map` closure, with one commit.
+
+mod commands;
+pub(crate) use commands::apply_update;
+mod flows;
+mod outbox;
+mod queries;
+mod schedule;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use super::ledger::WarehouseLedger;
+use super::messages::*;
+use super::{ActorError, SyncSettings};
+use crate::domain::stock::reserved_by_orders;
+use crate::domain::{
+    ErrorLog, ErrorSeverity, Integration, IntegrationId, Order, OutboxEntry, Product, SyncType,
+};
+use crate::shoptet::{ClientConfig, ShoptetClient};
+use crate::store::{Changeset, IntegrationState, Store};
+
+/// Meta names of the persisted sync state.
+pub(crate) mod meta {
+    /// Orders change-feed cursor (shop time).
+    pub const ORDERS_CURSOR: &str = "orders.cursor";
+    /// Physical stock per code last acknowledged by the shop.
+    pub const PUSHED_STOCK: &str = "inventory.pushed";
+    /// Codes whose price waits for the price push.
+    pub const PRICE_QUEUE: &str = "prices.queue";
+    /// Shop status ids that resolve the stock claim, learned at activation.
+    pub const CLAIM_RESOLVING: &str = "shop.claim_resolving";
+    /// The shop's default price list id, learned at activation.
+    pub const PRICELIST: &str = "shop.pricelist";
+    /// Next outbox sequence number.
+    pub const OUTBOX_SEQ: &str = "outbox.next_seq";
+}
+
+/// The sync state persisted as meta values.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct SyncState {
+    pub orders_cursor: Option<DateTime<Utc>>,
+    pub pushed: BTreeMap<String, Decimal>,
+    pub price_queue: BTreeSet<String>,
+    pub claim_resolving: Vec<i64>,
+    pub pricelist: Option<i64>,
+}
+
+/// Per-kind run and schedule state.
+#[derive(Default)]
+struct KindState {
+    running: Option<SpawnHandle>,
+    started_at: Option<DateTime<Utc>>,
+    timer: Option<(SpawnHandle, Instant)>,
+    failures: u32,
+    waiters: Vec<oneshot::Sender<Result<SyncReport, ActorError>>>,
+    /// Run again as soon as it is not running and not blocked.
+    pending: bool,
+}
+
+/// What a finished run reports back to the actor.
+#[derive(Debug, Default)]
+pub(crate) struct RunEnd {
+    pub started_at: DateTime<Utc>,
+    pub records: u64,
+    pub errors: u64,
+    pub failed: Option<FailedRun>,
+    pub notes: Option<String>,
+}
+
+/// Why a run failed as a whole.
+#[derive(Debug, Clone)]
+pub(crate) struct FailedRun {
+    pub message: String,
+    /// The shop was unreachable (outage): "unable to connect to Shoptet API".
+    pub outage: bool,
+    /// The credentials or installation are bad: the integration goes to Error.
+    pub needs_operator: bool,
+}
+
+impl FailedRun {
+    pub(crate) fn from_shop(error: &crate::shoptet::ShoptetError) -> Self {
+        FailedRun {
+            message: super::shop_error_message(error),
+            outage: super::is_outage(error),
+            needs_operator: error.needs_operator(),
+        }
+    }
+}
+
+/// The actor of one integration.
+pub struct IntegrationActor {
+    id: IntegrationId,
+    incarnation: u64,
+    store: Store,
+    ledger: Addr<WarehouseLedger>,
+    supervisor: Option<Recipient<IntegrationStopped>>,
+    renamed: Option<Recipient<IntegrationRenamed>>,
+    settings: Arc<SyncSettings>,
+    integration: Integration,
+    client: Option<ShoptetClient>,
+    client_error: Option<String>,
+    orders: BTreeMap<String, Order>,
+    products: BTreeMap<String, Product>,
+    outbox: BTreeMap<u64, OutboxEntry>,
+    next_seq: u64,
+    sync: SyncState,
+    kinds: HashMap<SyncKind, KindState>,
+    reported: Option<BTreeMap<String, Decimal>>,
+    /// Claim-resolving status pushes created by this incarnation and never attempted: the shop
+    /// has certainly not resolved their claim yet, so their quantities are added back.
+    fresh_claims: HashSet<u64>,
+    activating: bool,
+    stopping: bool,
+    fatal: Option<String>,
+}
+
+impl IntegrationActor {
+    /// An actor over the state loaded from the store.
+    pub fn new(
+        state: IntegrationState,
+        incarnation: u64,
+        store: Store,
+        ledger: Addr<WarehouseLedger>,
+        settings: Arc<SyncSettings>,
+    ) -> Result<Self, ActorError> {
+        let meta = &state.meta;
+        let sync = SyncState {
+            orders_cursor: meta.get(meta::ORDERS_CURSOR)?,
+            pushed: meta.get(meta::PUSHED_STOCK)?.unwrap_or_default(),
+            price_queue: meta.get(meta::PRICE_QUEUE)?.unwrap_or_default(),
+            claim_resolving: meta.get(meta::CLAIM_RESOLVING)?.unwrap_or_default(),
+            pricelist: meta.get(meta::PRICELIST)?,
+        };
+        let stored_seq: u64 = meta.get(meta::OUTBOX_SEQ)?.unwrap_or_default();
+        let next_seq = state
+            .outbox
+            .iter()
+            .map(|e| e.seq.saturating_add(1))
+            .max()
+            .unwrap_or(0)
+            .max(stored_seq);
+        let mut actor = Self {
+            id: state.integration.id,
+            incarnation,
+            store,
+            ledger,
+            supervisor: None,
+            renamed: None,
+            settings,
+            integration: state.integration,
+            client: None,
+            client_error: None,
+            orders: state
+                .orders
+                .into_iter()
+                .map(|o| (o.code.clone(), o))
+                .collect(),
+            products: state
+                .products
+                .into_iter()
+                .map(|p| (p.code.clone(), p))
+                .collect(),
+            outbox: state.outbox.into_iter().map(|e| (e.seq, e)).collect(),
+            next_seq,
+            sync,
+            kinds: HashMap::new(),
+            reported: None,
+            fresh_claims: HashSet::new(),
+            activating: false,
+            stopping: false,
+            fatal: None,
+        };
+        actor.rebuild_client();
+        Ok(actor)
+    }
+
+    /// Where to report a stop and a rename (the supervisor).
+    pub(crate) fn with_supervisor(
+        mut self,
+        stopped: Recipient<IntegrationStopped>,
+        renamed: Recipient<IntegrationRenamed>,
+    ) -> Self {
+        self.supervisor = Some(stopped);
+        self.renamed = Some(renamed);
+        self
+    }
+
+    fn name(&self) -> &str {
+        &self.integration.name
+    }
+
+    /// Builds the Shoptet client from the integration's URLs and credentials.
+    fn rebuild_client(&mut self) {
+        self.client = None;
+        self.client_error = None;
+        let Some(credentials) = self.integration.credentials.clone() else {
+            return;
+        };
+        let config = ClientConfig {
+            api_base_url: self.integration.api_base_url.clone(),
+            eshop_url: Some(self.integration.eshop_url.clone()),
+            ..self.settings.client.clone()
+        };
+        match ShoptetClient::new(config, credentials) {
+            Ok(client) => self.client = Some(client),
+            Err(err) => {
+                tracing::warn!(store = %self.integration.name, error = %err, "cannot build the Shoptet client");
+                self.client_error = Some(err.to_string());
+            }
+        }
+    }
+
+    /// The client, or why there is none.
+    fn client(&self) -> Result<ShoptetClient, ActorError> {
+        match (&self.client, &self.client_error) {
+            (Some(client), _) => Ok(client.clone()),
+            (None, Some(err)) => Err(ActorError::Conflict(format!(
+                "integration '{}' cannot reach Shoptet: {err}",
+                self.integration.name
+            ))),
+            (None, None) => Err(ActorError::Domain(
+                crate::domain::DomainError::MissingCredentials {
+                    integration: self.integration.name.clone(),
+                },
+            )),
+        }
+    }
+
+    /// Stops the actor after a failure that makes its memory untrustworthy; the supervisor
+    /// restarts it from disk.
+    fn fatal(&mut self, ctx: &mut Context<Self>, reason: String) {
+        tracing::error!(store = %self.integration.name, %reason, "integration actor stops on a fatal error");
+        self.fatal = Some(reason);
+        ctx.stop();
+    }
+
+    /// Commits `changeset` with the mailbox paused (local disk only), then runs `then`.
+    fn commit_then<F>(&mut self, ctx: &mut Context<Self>, changeset: Changeset, then: F)
+    where
+        F: FnOnce(&mut Self, &mut Context<Self>) + 'static,
+    {
+        if changeset.is_empty() {
+            then(self, ctx);
+            return;
+        }
+        let store = self.store.clone();
+        ctx.wait(
+            async move { store.commit(changeset).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(()) => then(act, ctx),
+                    Err(err) => {
+                        let reason = format!("store commit failed: {}", super::error_chain(&err));
+                        act.fatal(ctx, reason);
+                    }
+                }),
+        );
+    }
+
+    /// Commits under `ctx.wait` from inside a spawned future; resolves once it is on disk.
+    fn commit_waited(
+        &mut self,
+        ctx: &mut Context<Self>,
+        changeset: Changeset,
+    ) -> impl ActorFuture<Self, Output = Result<(), ActorError>> + use<> {
+        let (tx, rx) = oneshot::channel();
+        self.commit_then(ctx, changeset, move |_act, _ctx| {
+            let _ = tx.send(());
+        });
+        fut::wrap_future::<_, Self>(rx).map(|result, _act, _ctx| {
+            result.map_err(|_| ActorError::Store("the commit failed; the store restarts".into()))
+        })
+    }
+
+    /// Commits and answers `value` (for command handlers).
+    fn commit_reply<T: 'static>(
+        &mut self,
+        changeset: Changeset,
+        value: T,
+    ) -> AtomicResponse<Self, Result<T, ActorError>> {
+        let store = self.store.clone();
+        AtomicResponse::new(Box::pin(
+            async move { store.commit(changeset).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(()) => {
+                        act.after_change(ctx);
+                        Ok(value)
+                    }
+                    Err(err) => {
+                        let reason = format!("store commit failed: {}", super::error_chain(&err));
+                        act.fatal(ctx, reason.clone());
+                        Err(ActorError::Store(reason))
+                    }
+                }),
+        ))
+    }
+
+    /// After any committed change: report reservations and wake the outbox.
+    fn after_change(&mut self, ctx: &mut Context<Self>) {
+        self.report_reservations();
+        if self.outbox.values().any(|e| e.is_due(Utc::now())) {
+            self.schedule(ctx, SyncKind::Outbox, std::time::Duration::ZERO);
+        }
+    }
+
+    /// Tells the ledger what this store's open orders reserve, when it changed.
+    fn report_reservations(&mut self) {
+        let reserved = reserved_by_orders(self.orders.values());
+        if self.reported.as_ref() == Some(&reserved) {
+            return;
+        }
+        self.ledger.do_send(ReportReservations {
+            id: self.id,
+            reservations: reserved.clone(),
+        });
+        self.reported = Some(reserved);
+    }
+
+    fn register_with_ledger(&mut self, ctx: &mut Context<Self>) {
+        let reserved = reserved_by_orders(self.orders.values());
+        self.ledger.do_send(RegisterStore {
+            id: self.id,
+            warehouse: self.integration.default_warehouse_code.clone(),
+            reservations: reserved.clone(),
+            notify: ctx.address().recipient(),
+        });
+        self.reported = Some(reserved);
+    }
+
+    /// An error-log entry of this integration (message and details are bounded by the domain).
+    fn error_entry(
+        &self,
+        message: &str,
+        details: Option<&str>,
+        sync_type: Option<SyncType>,
+        severity: ErrorSeverity,
+    ) -> Option<ErrorLog> {
+        ErrorLog::new(self.id, message, details, sync_type, severity, Utc::now()).ok()
+    }
+
+    fn outbox_counts(&self) -> (u64, u64) {
+        let dead = self
+            .outbox
+            .values()
+            .filter(|e| e.state == crate::domain::OutboxState::DeadLetter)
+            .count() as u64;
+        (self.outbox.len() as u64 - dead, dead)
+    }
+
+    fn store_status(&self) -> StoreStatus {
+        let now = Utc::now();
+        let recent = self
+            .store
+            .errors(self.id, true)
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter(|e| {
+                        now - e.occurred_at <= crate::domain::integration::HEALTH_ERROR_WINDOW
+                    })
+                    .count()
+            })
+            .unwrap_or_default();
+        let (pending, dead) = self.outbox_counts();
+        let mut running: Vec<SyncKind> = self
+            .kinds
+            .iter()
+            .filter(|(_, k)| k.running.is_some())
+            .map(|(kind, _)| *kind)
+            .collect();
+        running.sort();
+        StoreStatus {
+            id: self.id,
+            name: self.integration.name.clone(),
+            status: self.integration.status,
+            health: self.integration.health_with_error_count(now, recent),
+            last_sync: self.integration.last_sync,
+            last_order_sync: self.integration.last_order_sync,
+            last_inventory_sync: self.integration.last_inventory_sync,
+            outbox_pending: pending,
+            outbox_dead_letters: dead,
+            running,
+        }
+    }
+}
+
+impl Actor for IntegrationActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Commands from the control channel queue here; do_send from the ledger ignores the cap.
+        ctx.set_mailbox_capacity(256);
+        self.register_with_ledger(ctx);
+        tracing::info!(
+            store = %self.integration.name,
+            orders = self.orders.len(),
+            products = self.products.len(),
+            outbox = self.outbox.len(),
+            "integration actor started"
+        );
+        if self.integration.is_active() {
+            self.schedule_all(ctx, self.settings.start_delay);
+        }
+        // Outbox entries left by a previous run are sent regardless of the schedule.
+        if !self.outbox.is_empty() {
+            self.schedule(ctx, SyncKind::Outbox, self.settings.start_delay);
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        for state in self.kinds.values_mut() {
+            for waiter in state.waiters.drain(..) {
+                let _ = waiter.send(Err(ActorError::Unavailable(format!(
+                    "integration '{}' stopped before the sync finished",
+                    self.integration.name
+                ))));
+            }
+        }
+        if let Some(supervisor) = &self.supervisor {
+            supervisor.do_send(IntegrationStopped {
+                id: self.id,
+                incarnation: self.incarnation,
+                fatal: self.fatal.take(),
+            });
+        }
+        tracing::info!(store = %self.integration.name, "integration actor stopped");
+    }
+}
+
+impl Handler<StockChanged> for IntegrationActor {
+    type Result = ();
+    fn handle(&mut self, _msg: StockChanged, ctx: &mut Self::Context) {
+        if self.integration.is_active() && self.integration.auto_inventory_sync {
+            let debounce = self.settings.stock_debounce;
+            self.schedule(ctx, SyncKind::Inventory, debounce);
+        }
+    }
+}
+
+impl Handler<GetStoreStatus> for IntegrationActor {
+    type Result = MessageResult<GetStoreStatus>;
+    fn handle(&mut self, _msg: GetStoreStatus, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.store_status())
+    }
+}
+
+impl Handler<StopIntegration> for IntegrationActor {
+    type Result = ();
+    fn handle(&mut self, _msg: StopIntegration, ctx: &mut Self::Context) {
+        self.stopping = true;
+        // Cancel timers and in-flight runs: every write of a run is one atomic commit, so a
+        // cancelled run leaves either a whole page/push or nothing. Record the cancellation.
+        let now = Utc::now();
+        let mut changeset = Changeset::new();
+        let mut cancelled = Vec::new();
+        for (kind, state) in self.kinds.iter_mut() {
+            if let Some((timer, _)) = state.timer.take() {
+                ctx.cancel_future(timer);
+            }
+            if let Some(running) = state.running.take() {
+                ctx.cancel_future(running);
+                cancelled.push((*kind, state.started_at.take().unwrap_or(now)));
+            }
+        }
+        for (kind, started_at) in cancelled {
+            if kind == SyncKind::Outbox {
+                continue;
+            }
+            let run = crate::domain::SyncRun {
+                sync_type: kind.sync_type(),
+                started_at,
+                finished_at: now.max(started_at),
+                records_processed: 0,
+                error_count: 0,
+                outcome: crate::domain::SyncOutcome::Cancelled,
+                notes: Some(format!("{kind} sync cancelled by shutdown")),
+            };
+            if let Ok(log) = self.integration.record_sync(run) {
+                changeset.put_sync_log(&log);
+            }
+        }
+        self.ledger.do_send(UnregisterStore { id: self.id });
+        self.commit_then(ctx, changeset, |_act, ctx| ctx.stop());
+    }
+}

@@ -1,0 +1,455 @@
+//! Scheduling: one run per kind at a time, the next run set after the current one ends
+//! (interval + jitter, or backoff after failures), debounced pushes, blocking between kinds.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+use tokio::sync::oneshot;
+
+use super::{FailedRun, IntegrationActor, RunEnd};
+use crate::actors::messages::*;
+use crate::actors::{ActorError, backoff, jittered};
+use crate::domain::{SyncOutcome, SyncRun, SyncStatus, SyncType};
+use crate::store::Changeset;
+
+impl IntegrationActor {
+    /// The integration's interval (or the settings' override).
+    pub(super) fn interval(&self) -> Duration {
+        self.settings.interval_override.unwrap_or_else(|| {
+            Duration::from_secs(u64::from(self.integration.sync_interval_minutes) * 60)
+        })
+    }
+
+    /// The regular delay between two runs of `kind`.
+    fn period(&self, kind: SyncKind) -> Option<Duration> {
+        let interval = self.interval();
+        match kind {
+            SyncKind::Orders | SyncKind::Inventory | SyncKind::Prices => Some(interval),
+            SyncKind::Discrepancies => {
+                Some(interval.saturating_mul(self.settings.discrepancy_every.max(1)))
+            }
+            SyncKind::Products => {
+                Some(interval.saturating_mul(self.settings.products_every.max(1)))
+            }
+            // The outbox runs when entries are due, not on a period.
+            SyncKind::Outbox => None,
+        }
+    }
+
+    /// Whether the integration's auto flags let `kind` run on its own.
+    fn auto_allowed(&self, kind: SyncKind) -> bool {
+        match kind {
+            SyncKind::Orders => self.integration.auto_order_import,
+            SyncKind::Inventory | SyncKind::Discrepancies => self.integration.auto_inventory_sync,
+            SyncKind::Products | SyncKind::Prices | SyncKind::Outbox => true,
+        }
+    }
+
+    /// Kinds that must not be in flight together with `kind`: a stock push and a status push
+    /// (which may resolve a claim) never overlap, and the read-back waits for both.
+    fn blocked(&self, kind: SyncKind) -> bool {
+        let running = |k: SyncKind| self.kinds.get(&k).is_some_and(|s| s.running.is_some());
+        match kind {
+            SyncKind::Inventory => running(SyncKind::Outbox) || running(SyncKind::Discrepancies),
+            SyncKind::Outbox => running(SyncKind::Inventory) || running(SyncKind::Discrepancies),
+            SyncKind::Discrepancies => running(SyncKind::Inventory) || running(SyncKind::Outbox),
+            SyncKind::Orders | SyncKind::Products | SyncKind::Prices => false,
+        }
+    }
+
+    pub(super) fn is_running(&self, kind: SyncKind) -> bool {
+        self.kinds.get(&kind).is_some_and(|s| s.running.is_some())
+    }
+
+    /// Makes `kind` due within `delay`; an earlier timer already set is kept (coalescing).
+    pub(super) fn schedule(&mut self, ctx: &mut Context<Self>, kind: SyncKind, delay: Duration) {
+        if self.stopping {
+            return;
+        }
+        let due = Instant::now() + delay;
+        let state = self.kinds.entry(kind).or_default();
+        if let Some((handle, at)) = state.timer {
+            if at <= due {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let handle = ctx.notify_later(Tick(kind), delay);
+        state.timer = Some((handle, due));
+    }
+
+    /// Sets the first run of every periodic kind within `delay` (spread by jitter).
+    pub(super) fn schedule_all(&mut self, ctx: &mut Context<Self>, delay: Duration) {
+        let jitter = self.settings.jitter;
+        for kind in [
+            SyncKind::Products,
+            SyncKind::Orders,
+            SyncKind::Inventory,
+            SyncKind::Prices,
+            SyncKind::Discrepancies,
+        ] {
+            let first = match kind {
+                // The read-back makes sense once a push went through.
+                SyncKind::Discrepancies => self.period(kind).unwrap_or(delay),
+                _ => delay,
+            };
+            self.schedule(ctx, kind, jittered(first, jitter));
+        }
+    }
+
+    /// Cancels every timer (deactivation); running syncs finish and are not rescheduled.
+    pub(super) fn cancel_timers(&mut self, ctx: &mut Context<Self>) {
+        for state in self.kinds.values_mut() {
+            if let Some((handle, _)) = state.timer.take() {
+                ctx.cancel_future(handle);
+            }
+        }
+    }
+
+    /// Starts `kind` now if nothing prevents it; otherwise marks it pending.
+    fn try_start(&mut self, ctx: &mut Context<Self>, kind: SyncKind) {
+        if self.stopping || self.is_running(kind) {
+            self.kinds.entry(kind).or_default().pending = true;
+            return;
+        }
+        if self.blocked(kind) {
+            self.kinds.entry(kind).or_default().pending = true;
+            return;
+        }
+        let started_at = Utc::now();
+        let handle = match kind {
+            SyncKind::Orders => self.start_orders(ctx, started_at),
+            SyncKind::Inventory => self.start_inventory(ctx, started_at),
+            SyncKind::Discrepancies => self.start_discrepancies(ctx, started_at),
+            SyncKind::Products => self.start_products(ctx, started_at),
+            SyncKind::Prices => self.start_prices(ctx, started_at),
+            SyncKind::Outbox => self.start_outbox(ctx, started_at),
+        };
+        let state = self.kinds.entry(kind).or_default();
+        state.pending = false;
+        match handle {
+            Some(handle) => {
+                state.running = Some(handle);
+                state.started_at = Some(started_at);
+            }
+            None => {
+                // Nothing to do (e.g. no outbox entry due): answer waiters at once.
+                let end = RunEnd {
+                    started_at,
+                    notes: Some("nothing to do".into()),
+                    ..RunEnd::default()
+                };
+                self.finish(ctx, kind, end, Changeset::new());
+            }
+        }
+    }
+
+    /// Replaces the running handle (multi-step runs: one spawned future per page).
+    pub(super) fn set_running(&mut self, kind: SyncKind, handle: SpawnHandle) {
+        self.kinds.entry(kind).or_default().running = Some(handle);
+    }
+
+    /// Records a finished run (sync log, failure log), commits it with `changeset`, schedules
+    /// the next run and answers the waiters.
+    pub(super) fn finish(
+        &mut self,
+        ctx: &mut Context<Self>,
+        kind: SyncKind,
+        end: RunEnd,
+        mut changeset: Changeset,
+    ) {
+        let now = Utc::now();
+        let state = self.kinds.entry(kind).or_default();
+        state.running = None;
+        state.started_at = None;
+        let waiters = std::mem::take(&mut state.waiters);
+        let failed = end.failed.clone();
+        state.failures = if failed.is_some() {
+            state.failures.saturating_add(1)
+        } else {
+            0
+        };
+        let failures = state.failures;
+
+        let outcome = if failed.is_some() {
+            SyncOutcome::Failed
+        } else {
+            SyncOutcome::Finished
+        };
+        let notes = match (&failed, &end.notes) {
+            (Some(f), _) => Some(f.message.clone()),
+            (None, notes) => notes.clone(),
+        };
+        let run = SyncRun {
+            sync_type: kind.sync_type(),
+            started_at: end.started_at,
+            finished_at: now.max(end.started_at),
+            records_processed: end.records,
+            error_count: end.errors + u64::from(failed.is_some()),
+            outcome,
+            notes: notes.clone(),
+        };
+        let status = match (&failed, end.errors) {
+            (Some(_), _) => SyncStatus::Failed,
+            (None, 0) => SyncStatus::Completed,
+            (None, _) => SyncStatus::CompletedWithErrors,
+        };
+        // The outbox is a queue, not a sync: its runs are not logged (entries carry their state).
+        if kind != SyncKind::Outbox {
+            match self.integration.record_sync(run) {
+                Ok(log) => {
+                    changeset.put_integration(&self.integration);
+                    changeset.put_sync_log(&log);
+                }
+                Err(err) => {
+                    tracing::warn!(store = %self.integration.name, error = %err, "sync log refused")
+                }
+            }
+        }
+        if let Some(f) = &failed {
+            let span =
+                tracing::error_span!("sync", store = %self.integration.name, sync_type = %kind);
+            let _enter = span.enter();
+            if f.outage {
+                tracing::error!(error = %f.message, failures, "unable to connect to Shoptet API; will retry with backoff");
+            } else {
+                tracing::error!(error = %f.message, failures, "sync failed");
+            }
+            if kind != SyncKind::Outbox
+                && let Some(entry) = self.error_entry(
+                    &f.message,
+                    None,
+                    Some(kind.sync_type()),
+                    crate::domain::ErrorSeverity::High,
+                )
+            {
+                changeset.put_error(&entry);
+            }
+            if f.needs_operator {
+                let log = self.integration.mark_error(&f.message, now);
+                changeset.put_integration(&self.integration);
+                changeset.put_sync_log(&log);
+            }
+        }
+        let report = SyncReport {
+            kind,
+            sync_type: kind.sync_type(),
+            status,
+            records: end.records,
+            errors: end.errors + u64::from(failed.is_some()),
+            performed: true,
+            started_at: end.started_at,
+            finished_at: now.max(end.started_at),
+            message: notes.unwrap_or_else(|| format!("{kind} sync finished")),
+        };
+        self.commit_then(ctx, changeset, move |act, ctx| {
+            for waiter in waiters {
+                let _ = waiter.send(Ok(report.clone()));
+            }
+            act.after_run(ctx, kind, failed.as_ref(), failures);
+        });
+    }
+
+    /// Next run of `kind`, and any kind that waited for it.
+    fn after_run(
+        &mut self,
+        ctx: &mut Context<Self>,
+        kind: SyncKind,
+        failed: Option<&FailedRun>,
+        failures: u32,
+    ) {
+        self.after_change(ctx);
+        if self.integration.is_active() && !self.stopping {
+            let next = if failed.is_some() {
+                let base = self.settings.failure_backoff_base;
+                let max = self.settings.failure_backoff_max;
+                Some(jittered(backoff(base, max, failures), self.settings.jitter))
+            } else {
+                self.period(kind)
+                    .map(|period| jittered(period, self.settings.jitter))
+            };
+            let periodic_allowed = match kind {
+                SyncKind::Prices => !self.sync.price_queue.is_empty() || failed.is_some(),
+                _ => true,
+            };
+            if let Some(next) = next
+                && periodic_allowed
+                && self.auto_allowed(kind)
+            {
+                self.schedule(ctx, kind, next);
+            }
+            if kind == SyncKind::Outbox {
+                self.schedule_outbox(ctx);
+            }
+        }
+        // Kinds that waited (a request while running, or blocked by this one).
+        for other in SyncKind::ALL {
+            let pending = self.kinds.get(&other).is_some_and(|s| s.pending);
+            if pending && !self.is_running(other) && !self.blocked(other) {
+                self.try_start(ctx, other);
+            }
+        }
+    }
+
+    /// Schedules the outbox for its next due entry.
+    pub(super) fn schedule_outbox(&mut self, ctx: &mut Context<Self>) {
+        let now = Utc::now();
+        let next = self
+            .outbox
+            .values()
+            .filter(|e| e.state == crate::domain::OutboxState::Pending)
+            .map(|e| e.next_attempt_at)
+            .min();
+        if let Some(at) = next {
+            let delay = (at - now).to_std().unwrap_or(Duration::ZERO);
+            self.schedule(ctx, SyncKind::Outbox, delay);
+        }
+    }
+
+    /// Whether a request without `force` should run `kind` now.
+    fn due(&self, kind: SyncKind) -> Result<(), String> {
+        if !self.auto_allowed(kind) {
+            return Err(format!(
+                "{kind} sync is switched off for '{}'; use force to run it",
+                self.integration.name
+            ));
+        }
+        let now = Utc::now();
+        let last = match kind.sync_type() {
+            SyncType::Orders => self.integration.last_order_sync,
+            SyncType::Inventory => self.integration.last_inventory_sync,
+            _ => None,
+        };
+        let interval =
+            chrono::TimeDelta::from_std(self.interval()).unwrap_or(chrono::TimeDelta::MAX);
+        match last {
+            Some(last) if now - last < interval => Err(format!(
+                "{kind} sync of '{}' is not due (last at {last}); use force to run it now",
+                self.integration.name
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Handler<Tick> for IntegrationActor {
+    type Result = ();
+    fn handle(&mut self, Tick(kind): Tick, ctx: &mut Self::Context) {
+        if let Some(state) = self.kinds.get_mut(&kind) {
+            state.timer = None;
+        }
+        if self.stopping {
+            return;
+        }
+        // The outbox drains regardless of activation: entries were promised to the shop.
+        if kind != SyncKind::Outbox && (!self.integration.is_active() || !self.auto_allowed(kind)) {
+            return;
+        }
+        self.try_start(ctx, kind);
+    }
+}
+
+impl Handler<RunSync> for IntegrationActor {
+    type Result = ResponseFuture<Result<SyncReport, ActorError>>;
+    fn handle(&mut self, msg: RunSync, ctx: &mut Self::Context) -> Self::Result {
+        let kind = msg.kind;
+        if self.stopping {
+            let err = ActorError::Unavailable(format!("integration '{}' is stopping", self.name()));
+            return Box::pin(async move { Err(err) });
+        }
+        if kind != SyncKind::Outbox && !self.integration.is_active() {
+            let err = ActorError::Conflict(format!(
+                "integration '{}' is not active; activate it first",
+                self.name()
+            ));
+            return Box::pin(async move { Err(err) });
+        }
+        if self.is_running(kind) {
+            let err = ActorError::AlreadyRunning {
+                kind,
+                integration: self.name().to_owned(),
+            };
+            return Box::pin(async move { Err(err) });
+        }
+        if !msg.force
+            && let Err(reason) = self.due(kind)
+        {
+            let now = Utc::now();
+            let report = SyncReport {
+                kind,
+                sync_type: kind.sync_type(),
+                status: SyncStatus::Completed,
+                records: 0,
+                errors: 0,
+                performed: false,
+                started_at: now,
+                finished_at: now,
+                message: reason,
+            };
+            return Box::pin(async move { Ok(report) });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.kinds.entry(kind).or_default().waiters.push(tx);
+        self.try_start(ctx, kind);
+        let name = self.name().to_owned();
+        Box::pin(async move {
+            rx.await.unwrap_or_else(|_| {
+                Err(ActorError::Unavailable(format!(
+                    "integration '{name}' stopped before the sync finished"
+                )))
+            })
+        })
+    }
+}
+
+/// Joins a run of `kind`: starts it, or waits for the one in flight (used by the full sync).
+#[derive(Message)]
+#[rtype(result = "Result<SyncReport, ActorError>")]
+pub(super) struct JoinSync(pub SyncKind);
+
+impl Handler<JoinSync> for IntegrationActor {
+    type Result = ResponseFuture<Result<SyncReport, ActorError>>;
+    fn handle(&mut self, JoinSync(kind): JoinSync, ctx: &mut Self::Context) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        self.kinds.entry(kind).or_default().waiters.push(tx);
+        if !self.is_running(kind) {
+            self.try_start(ctx, kind);
+        }
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(ActorError::Unavailable("the integration stopped".into())))
+        })
+    }
+}
+
+impl Handler<RunFullSync> for IntegrationActor {
+    type Result = ResponseFuture<Result<Vec<SyncReport>, ActorError>>;
+    fn handle(&mut self, msg: RunFullSync, ctx: &mut Self::Context) -> Self::Result {
+        if !self.integration.is_active() {
+            let err = ActorError::Conflict(format!(
+                "integration '{}' is not active; activate it first",
+                self.name()
+            ));
+            return Box::pin(async move { Err(err) });
+        }
+        let _ = msg.force;
+        let addr = ctx.address();
+        Box::pin(async move {
+            let mut reports = Vec::new();
+            for kind in [
+                SyncKind::Products,
+                SyncKind::Orders,
+                SyncKind::Inventory,
+                SyncKind::Prices,
+            ] {
+                let report = addr
+                    .send(JoinSync(kind))
+                    .await
+                    .map_err(|err| ActorError::Unavailable(err.to_string()))??;
+                reports.push(report);
+            }
+            Ok(reports)
+        })
+    }
+}

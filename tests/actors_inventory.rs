@@ -1,0 +1,167 @@
+//! Stock push against the simulator: a receipt reaches the shop within the debounce and out of
+//! stock shows 0 (test 2); stock edited in the shop admin is detected and corrected (test 6);
+//! two stores sharing one warehouse see each other's orders (test 10).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod actors_support;
+
+use std::time::{Duration, Instant};
+
+use actors_support::*;
+use rust_decimal::Decimal;
+use shoptet_sync::actors::messages::OrderListQuery;
+use shoptet_sync::sim::{ItemSpec, OrderSpec};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+#[actix_rt::test]
+async fn a_receipt_reaches_the_shop_within_the_debounce_and_out_of_stock_shows_zero() {
+    let sim = start_sim(small_shop()).await;
+    let mut settings = fast_settings();
+    // Periodic pushes far away: only the stock-change debounce may deliver the receipt.
+    settings.interval_override = Some(Duration::from_secs(3600));
+    settings.stock_debounce = Duration::from_millis(300);
+    let debounce = settings.stock_debounce;
+    let env = Env::start(settings);
+    env.add_shop("shop", &sim, "MAIN").await;
+    let codes: Vec<String> = sim.stock_levels().keys().cloned().collect();
+    wait_products(&env.daemon, "shop", codes.len()).await;
+    let (a, b) = (&codes[0], &codes[1]);
+    env.daemon
+        .bulk_set_stock(
+            "shop",
+            vec![(a.clone(), Decimal::from(5)), (b.clone(), Decimal::ZERO)],
+        )
+        .await
+        .unwrap();
+    wait_real_stock(&sim, a, 5, DEADLINE).await;
+    wait_real_stock(&sim, b, 0, DEADLINE).await;
+    assert_eq!(sim.stock_level(b).unwrap().available, Decimal::ZERO);
+
+    // A receipt of 7: the shop shows 12 shortly after the debounce, not at the next interval.
+    let received = Instant::now();
+    env.daemon
+        .adjust_stock("MAIN", a, Decimal::from(7))
+        .await
+        .unwrap();
+    wait_real_stock(&sim, a, 12, debounce * 10).await;
+    let took = received.elapsed();
+    assert!(
+        took >= debounce,
+        "pushed before the debounce ended ({took:?})"
+    );
+    assert_eq!(sim.stock_level(a).unwrap().available, Decimal::from(12));
+
+    // A burst of changes coalesces into few pushes.
+    sim.reset_counters();
+    for i in 1..=10 {
+        env.daemon
+            .set_stock("shop", a, Decimal::from(20 + i))
+            .await
+            .unwrap();
+    }
+    wait_real_stock(&sim, a, 30, DEADLINE).await;
+    let pushes = sim.counters().requests("PATCH /api/stocks/{id}/movements");
+    assert!(pushes <= 3, "{pushes} pushes for one burst");
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn stock_edited_in_the_shop_admin_is_detected_and_corrected() {
+    let sim = start_sim(small_shop()).await;
+    let mut settings = fast_settings();
+    settings.discrepancy_every = 1;
+    let env = Env::start(settings);
+    env.add_shop("shop", &sim, "MAIN").await;
+    let codes = stock_all(&env.daemon, "shop", &sim, 9).await;
+    let code = &codes[2];
+    wait_real_stock(&sim, code, 9, DEADLINE).await;
+
+    // Someone edits the stock in the shop admin.
+    sim.set_real_stock(code, Decimal::from(40)).unwrap();
+    let error = wait_for("the discrepancy logged", DEADLINE, || async {
+        let errors = env.daemon.errors("shop", false).await.ok()?;
+        errors
+            .into_iter()
+            .find(|e| e.message == "inventory discrepancy detected")
+    })
+    .await;
+    let details = error.details.unwrap_or_default();
+    assert!(details.contains(code.as_str()), "{details}");
+    assert!(
+        details.contains("expected 9") && details.contains("shop shows 40"),
+        "{details}"
+    );
+    // …and corrected.
+    wait_real_stock(&sim, code, 9, DEADLINE).await;
+    let report = env.daemon.inventory("shop").await.unwrap();
+    assert!(report.report.open_discrepancies >= 1);
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn two_stores_sharing_a_warehouse_see_each_others_orders() {
+    let sim_a = start_sim(small_shop()).await;
+    let sim_b = start_sim(small_shop()).await;
+    let env = Env::start(fast_settings());
+    env.add_shop("shop-a", &sim_a, "SHARED").await;
+    env.add_shop("shop-b", &sim_b, "SHARED").await;
+    // Same seed: both shops sell the same codes.
+    let codes = stock_all(&env.daemon, "shop-a", &sim_a, 10).await;
+    let code = &codes[0];
+    wait_real_stock(&sim_a, code, 10, DEADLINE).await;
+    wait_real_stock(&sim_b, code, 10, DEADLINE).await;
+
+    let order = sim_a
+        .create_order(&OrderSpec {
+            items: vec![ItemSpec::new(code.clone(), 3)],
+            ..OrderSpec::default()
+        })
+        .unwrap();
+    wait_for("shop-a imported the order", DEADLINE, || async {
+        env.daemon.get_order("shop-a", &order).await.ok()
+    })
+    .await;
+    // Shop B may now offer only 7; shop A keeps 10 physical with its own claim of 3.
+    wait_real_stock(&sim_b, code, 7, DEADLINE).await;
+    assert_eq!(sim_b.stock_level(code).unwrap().available, Decimal::from(7));
+    let level_a = sim_a.stock_level(code).unwrap();
+    assert_eq!(
+        (level_a.real_stock, level_a.available),
+        (Decimal::from(10), Decimal::from(7))
+    );
+
+    // Shipping it lowers on hand; shop B's figure stays 7, shop A ends at 7 physical, 0 claim.
+    env.daemon
+        .process_order("shop-a", &order, None)
+        .await
+        .unwrap();
+    env.daemon
+        .ship_order("shop-a", &order, Some("T-1"), None)
+        .await
+        .unwrap();
+    wait_for(
+        "shop A settles at 7 physical, no claim",
+        DEADLINE,
+        || async {
+            let level = sim_a.stock_level(code)?;
+            (level.real_stock == Decimal::from(7) && level.claim.is_zero()).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        sim_b.stock_level(code).unwrap().real_stock,
+        Decimal::from(7)
+    );
+    let b_orders = env
+        .daemon
+        .list_orders("shop-b", OrderListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(b_orders.total, 0);
+    env.daemon.shutdown().await.unwrap();
+    sim_a.shutdown().await;
+    sim_b.shutdown().await;
+}
