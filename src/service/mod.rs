@@ -1,6 +1,9 @@
 //! Running as a system service: readiness and watchdog notifications to systemd, logging to
-//! journald or stderr, signals turned into shutdown and reload requests, and exit codes.
+//! journald or stderr, signals turned into shutdown and reload requests, exit codes, and the
+//! daemon's run logic ([`daemon`]) and demo mode ([`demo`]).
 
+pub mod daemon;
+pub mod demo;
 pub mod logging;
 pub mod notify;
 pub mod signals;

@@ -1,0 +1,874 @@
+//! The daemon's run logic: configuration, store, actor system, control socket, readiness,
+//! watchdog, housekeeping, signals (graceful and immediate shutdown, SIGHUP reload), and the
+//! `--restore` and `--check-config` modes. `src/bin/shoptet-syncd.rs` parses arguments, calls
+//! [`run`] and maps [`DaemonError::exit_code`] to the process exit status.
+//!
+//! Start-up order, so that systemd's `READY=1` means "usable": load and validate the
+//! configuration, set up logging, open the store, start the actor system, apply the declared
+//! integrations (creation and settings only; activations need the network and run after
+//! readiness), bind the control socket with its permissions, then notify.
+
+use std::future::Future;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+
+use super::exit_code;
+use super::logging::{self, LogHandle};
+use super::notify::{self, Notifier};
+use super::signals::{ServiceSignals, SignalEvent};
+use crate::actors::messages::{IntegrationUpdate, NewIntegrationSpec};
+use crate::actors::{Daemon, SyncSettings, error_chain};
+use crate::config::{
+    ConfigError, DEFAULT_CONFIG_PATH, DaemonConfig, DeclaredIntegration, LoadedConfig,
+};
+use crate::control::{ControlServer, ServerConfig};
+use crate::domain::{HealthStatus, IntegrationStatus};
+use crate::store::{RestoreStats, Store, StoreError};
+
+/// How often the STATUS= line is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+/// How often old history is pruned (also once after start and after each reload).
+const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
+/// Housekeeping never waits longer than this for the actor system.
+const HOUSEKEEPING_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest path a Unix socket address can hold.
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The command line asks for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// The configuration file is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data directory cannot be used (locked by another process, not writable, a restore
+    /// target that is not empty).
+    #[error("cannot use the data directory {}: {reason}", path.display())]
+    DataDir {
+        /// The data directory.
+        path: PathBuf,
+        /// What is wrong, with causes.
+        reason: String,
+    },
+    /// A restore failed for another reason (damaged backup file, I/O).
+    #[error("restore failed: {0}")]
+    Restore(String),
+    /// Any other failure while running.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl DaemonError {
+    /// The process exit status for this error (see [`exit_code`]).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Usage(_) => exit_code::USAGE,
+            Self::Config(_) => exit_code::CONFIG,
+            Self::DataDir { .. } => exit_code::CANT_CREATE,
+            Self::Restore(_) | Self::Runtime(_) => exit_code::FAILURE,
+        }
+    }
+}
+
+/// Command-line settings that replace values of the configuration file (also after a reload).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--socket`.
+    pub socket_path: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// Applies the overrides to `config`.
+    pub fn apply(&self, config: &mut DaemonConfig) {
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(socket) = &self.socket_path {
+            config.control.socket_path = socket.clone();
+        }
+    }
+}
+
+/// `path` made absolute against the current directory.
+pub fn absolute(path: &Path) -> Result<PathBuf, DaemonError> {
+    std::path::absolute(path)
+        .map_err(|e| DaemonError::Usage(format!("cannot resolve {}: {e}", path.display())))
+}
+
+/// Checks that `--socket` fits in a Unix socket address and makes it absolute.
+pub fn socket_override(path: &Path) -> Result<PathBuf, DaemonError> {
+    let path = absolute(path)?;
+    if path.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(DaemonError::Usage(format!(
+            "the socket path {} is longer than the {MAX_SOCKET_PATH} bytes a Unix socket may have; \
+             use a shorter directory",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// Which file to read: `--config`, else the packaged path if it exists, else none (built-in
+/// defaults).
+pub fn config_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => {
+            let default = Path::new(DEFAULT_CONFIG_PATH);
+            default.exists().then(|| default.to_path_buf())
+        }
+    }
+}
+
+/// Reads and validates the configuration (built-in defaults when `path` is `None`) and applies
+/// the command-line overrides.
+pub fn load_config(
+    path: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<LoadedConfig, DaemonError> {
+    let mut loaded = match path {
+        Some(path) => DaemonConfig::load(path)?,
+        None => LoadedConfig {
+            config: DaemonConfig::default(),
+            warnings: Vec::new(),
+        },
+    };
+    overrides.apply(&mut loaded.config);
+    Ok(loaded)
+}
+
+/// What `--restore` wrote, for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreSummary {
+    /// The data directory restored into.
+    pub data_dir: PathBuf,
+    /// Records written, all trees.
+    pub records: u64,
+    /// Per integration: name, status, orders, products, outbox entries.
+    pub integrations: Vec<RestoredIntegration>,
+}
+
+/// One integration found in a restored store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredIntegration {
+    /// Its name.
+    pub name: String,
+    /// Its status at backup time.
+    pub status: IntegrationStatus,
+    /// Orders held.
+    pub orders: usize,
+    /// Products held.
+    pub products: usize,
+    /// Outbox entries (pending, sent or dead).
+    pub outbox: usize,
+}
+
+impl std::fmt::Display for RestoreSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "restored {} records into {}",
+            self.records,
+            self.data_dir.display()
+        )?;
+        if self.integrations.is_empty() {
+            writeln!(f, "no integrations")?;
+        }
+        for i in &self.integrations {
+            writeln!(
+                f,
+                "integration {}: {:?}, {} orders, {} products, {} outbox entries",
+                i.name, i.status, i.orders, i.products, i.outbox
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `--restore FILE --data-dir DIR`: restores a backup into an empty (or absent) directory and
+/// describes what it holds. The daemon must not be running on `data_dir`.
+pub fn restore(backup_file: &Path, data_dir: &Path) -> Result<RestoreSummary, DaemonError> {
+    let stats: RestoreStats = Store::restore(backup_file, data_dir).map_err(|e| match e {
+        StoreError::NotEmpty { .. } => DaemonError::DataDir {
+            path: data_dir.to_path_buf(),
+            reason: "it is not empty; restore only writes into an empty or new directory \
+                     (move the old one aside first)"
+                .to_owned(),
+        },
+        other => DaemonError::Restore(error_chain(&other)),
+    })?;
+    let store = open_store(data_dir)?;
+    let mut integrations = Vec::new();
+    let list = store
+        .integrations()
+        .map_err(|e| DaemonError::Restore(error_chain(&e)))?;
+    for integration in list {
+        let Some(state) = store
+            .load_state(integration.id)
+            .map_err(|e| DaemonError::Restore(error_chain(&e)))?
+        else {
+            continue;
+        };
+        integrations.push(RestoredIntegration {
+            name: integration.name.clone(),
+            status: integration.status,
+            orders: state.orders.len(),
+            products: state.products.len(),
+            outbox: state.outbox.len(),
+        });
+    }
+    Ok(RestoreSummary {
+        data_dir: data_dir.to_path_buf(),
+        records: stats.records,
+        integrations,
+    })
+}
+
+/// Creates the data directory if needed (0750) and opens the store in it.
+pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
+    let data_dir_error = |reason: String| DaemonError::DataDir {
+        path: data_dir.to_path_buf(),
+        reason,
+    };
+    if !data_dir.exists() {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| data_dir_error(format!("cannot create it: {e}")))?;
+        // Best effort: the unit's StateDirectoryMode sets this too.
+        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o750));
+    }
+    Store::open(data_dir).map_err(|e| {
+        let mut reason = error_chain(&e);
+        if reason.contains("lock") || reason.contains("WouldBlock") {
+            reason.push_str(" (is another shoptet-syncd using this data directory?)");
+        }
+        data_dir_error(reason)
+    })
+}
+
+/// The actor system's timings from the configuration.
+pub fn sync_settings(config: &DaemonConfig) -> SyncSettings {
+    SyncSettings {
+        stock_debounce: config.sync.inventory_debounce,
+        shutdown_timeout: config.shutdown_timeout,
+        ..SyncSettings::default()
+    }
+}
+
+/// The daemon's own effective uid: the owner of `/proc/self` (no unsafe call needed).
+fn own_uid() -> u32 {
+    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
+}
+
+/// The control server's settings from the configuration.
+///
+/// The configuration's rule is "only `admin_*` (plus root and the daemon itself) may change
+/// things"; the server treats empty admin sets as "everyone allowed is an admin", so the daemon's
+/// own uid is always put in the admin set to keep it non-empty.
+pub fn server_config(config: &DaemonConfig) -> ServerConfig {
+    let control = &config.control;
+    let access = &config.access;
+    let mut admin_uids: Vec<u32> = access.admin_uids.iter().copied().collect();
+    let own = own_uid();
+    if !admin_uids.contains(&own) {
+        admin_uids.push(own);
+    }
+    ServerConfig {
+        socket_path: control.socket_path.clone(),
+        group: control
+            .socket_gid
+            .map(|gid| gid.to_string())
+            .or_else(|| control.socket_group.clone()),
+        allowed_uids: access.allowed_uids.iter().copied().collect(),
+        allowed_gids: access.allowed_gids.iter().copied().collect(),
+        admin_uids,
+        admin_gids: access.admin_gids.iter().copied().collect(),
+        always_allow_root: true,
+        always_allow_own_uid: true,
+        max_connections: control.max_connections,
+        max_request_bytes: control.max_request_bytes,
+        idle_timeout: control.idle_timeout,
+        handler_timeout: control.request_timeout,
+        shutdown_grace: config.shutdown_timeout.min(Duration::from_secs(10)),
+    }
+}
+
+/// Settings a reload cannot change in the running daemon (the control server keeps the access
+/// lists and limits it was bound with), in addition to
+/// [`DaemonConfig::restart_required_changes`].
+fn restart_required(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str> {
+    let mut changed = old.restart_required_changes(new);
+    if old.access != new.access {
+        changed.push("access");
+    }
+    let (a, b) = (&old.control, &new.control);
+    if a.max_connections != b.max_connections
+        || a.max_request_bytes != b.max_request_bytes
+        || a.request_timeout != b.request_timeout
+        || a.idle_timeout != b.idle_timeout
+    {
+        changed.push("control limits");
+    }
+    if old.shutdown_timeout != new.shutdown_timeout {
+        changed.push("shutdown_timeout_secs");
+    }
+    if old.sync.inventory_debounce != new.sync.inventory_debounce {
+        changed.push("sync.inventory_debounce_secs");
+    }
+    changed
+}
+
+/// `new` with every setting that needs a restart kept from `old`.
+fn effective_after_reload(old: &DaemonConfig, new: DaemonConfig) -> DaemonConfig {
+    DaemonConfig {
+        data_dir: old.data_dir.clone(),
+        shutdown_timeout: old.shutdown_timeout,
+        control: old.control.clone(),
+        access: old.access.clone(),
+        log: crate::config::LogSettings {
+            output: old.log.output,
+            level: new.log.level,
+        },
+        retention: new.retention,
+        sync: crate::config::SyncDefaults {
+            interval_minutes: new.sync.interval_minutes,
+            inventory_debounce: old.sync.inventory_debounce,
+        },
+        integrations: new.integrations,
+    }
+}
+
+fn declared_update(decl: &DeclaredIntegration) -> IntegrationUpdate {
+    IntegrationUpdate {
+        rename: None,
+        eshop_url: Some(decl.eshop_url.clone()),
+        api_base_url: Some(decl.api_base_url.clone()),
+        default_warehouse_code: Some(decl.default_warehouse_code.clone()),
+        shoptet_stock_id: Some(decl.shoptet_stock_id),
+        sync_interval_minutes: Some(decl.sync_interval_minutes),
+        auto_order_import: Some(decl.auto_order_import),
+        auto_inventory_sync: Some(decl.auto_inventory_sync),
+        auto_status_update: Some(decl.auto_status_update),
+        status_mapping: Some(decl.status_mapping),
+        low_stock_threshold: Some(decl.low_stock_threshold),
+    }
+}
+
+/// Creates or updates the declared integrations (local changes only) and returns the names of
+/// those to activate (which needs the network, so the caller runs it in the background).
+/// Failures are logged per integration: one bad declaration does not stop the others.
+pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -> Vec<String> {
+    let mut to_activate = Vec::new();
+    if declared.is_empty() {
+        return to_activate;
+    }
+    let existing = match daemon.list_integrations().await {
+        Ok(list) => list,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot list integrations; declared integrations not applied");
+            return to_activate;
+        }
+    };
+    let now = Utc::now();
+    for decl in declared {
+        let span = tracing::info_span!("declared", store = %decl.name);
+        let _enter = span.enter();
+        let status = match existing.iter().find(|i| i.name == decl.name) {
+            None => {
+                let spec = NewIntegrationSpec {
+                    name: decl.name.clone(),
+                    eshop_url: decl.eshop_url.clone(),
+                    api_base_url: Some(decl.api_base_url.clone()),
+                    credentials: decl.credentials.clone(),
+                    settings: declared_update(decl),
+                };
+                match daemon.create_integration(spec).await {
+                    Ok(created) => {
+                        tracing::info!(store = %decl.name, "declared integration created");
+                        created.status
+                    }
+                    Err(err) => {
+                        tracing::error!(store = %decl.name, error = %err, "cannot create the declared integration");
+                        continue;
+                    }
+                }
+            }
+            Some(current) => {
+                if decl.apply_to(current, now).is_some() {
+                    if let Err(err) = daemon
+                        .update_integration(decl.name.as_str(), declared_update(decl))
+                        .await
+                    {
+                        tracing::error!(store = %decl.name, error = %err, "cannot update the declared integration");
+                        continue;
+                    }
+                    if let Some(credentials) = &decl.credentials
+                        && current.credentials.as_ref() != Some(credentials)
+                        && let Err(err) = daemon
+                            .set_credentials(decl.name.as_str(), credentials.clone())
+                            .await
+                    {
+                        tracing::error!(store = %decl.name, error = %err, "cannot update the declared integration's token");
+                        continue;
+                    }
+                    tracing::info!(store = %decl.name, "declared integration updated");
+                }
+                current.status
+            }
+        };
+        if decl.activate && status != IntegrationStatus::Active {
+            to_activate.push(decl.name.clone());
+        }
+    }
+    to_activate
+}
+
+/// Activates integrations in the background, logging each outcome.
+fn spawn_activations(daemon: &Daemon, names: Vec<String>) {
+    for name in names {
+        let daemon = daemon.clone();
+        actix_rt::spawn(async move {
+            match daemon.activate(name.as_str()).await {
+                Ok(_) => tracing::info!(store = %name, "declared integration activated"),
+                Err(err) => tracing::error!(
+                    store = %name,
+                    error = %err,
+                    "cannot activate the declared integration; it stays inactive until the next reload or `shoptetctl integration activate`"
+                ),
+            }
+        });
+    }
+}
+
+/// The one-line STATUS= summary: stores, their state and health, outbox depth.
+pub async fn status_line(daemon: &Daemon) -> String {
+    let status = match tokio::time::timeout(HOUSEKEEPING_TIMEOUT, daemon.status()).await {
+        Ok(Ok(status)) => status,
+        Ok(Err(err)) => return format!("status unavailable: {err}"),
+        Err(_) => return "status unavailable: the actor system is slow to answer".to_owned(),
+    };
+    let stores = status.stores.len();
+    let active = status
+        .stores
+        .iter()
+        .filter(|s| s.status == IntegrationStatus::Active)
+        .count();
+    let count = |h: HealthStatus| status.stores.iter().filter(|s| s.health == h).count();
+    let pending: u64 = status.stores.iter().map(|s| s.outbox_pending).sum();
+    let dead: u64 = status.stores.iter().map(|s| s.outbox_dead_letters).sum();
+    let mut line = format!(
+        "{stores} store{} ({active} active); health: {} healthy, {} warning, {} critical; outbox: {pending} pending, {dead} dead",
+        if stores == 1 { "" } else { "s" },
+        count(HealthStatus::Healthy),
+        count(HealthStatus::Warning),
+        count(HealthStatus::Critical),
+    );
+    if !status.restarting.is_empty() {
+        line.push_str(&format!("; restarting: {}", status.restarting.join(", ")));
+    }
+    line
+}
+
+/// Everything [`serve`] needs, prepared before the runtime starts.
+pub struct ServeSpec {
+    /// The file to re-read on SIGHUP (`None`: built-in defaults, nothing to re-read).
+    pub config_path: Option<PathBuf>,
+    /// Re-applied to every reloaded configuration.
+    pub overrides: Overrides,
+    /// The configuration in force.
+    pub config: DaemonConfig,
+    /// The installed logger, for level changes.
+    pub log: LogHandle,
+    /// The actor system's timings.
+    pub settings: SyncSettings,
+}
+
+impl std::fmt::Debug for ServeSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeSpec")
+            .field("config_path", &self.config_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The normal daemon: loads the configuration, sets up logging and serves until stopped.
+pub fn run(config_path: Option<PathBuf>, overrides: Overrides) -> Result<(), DaemonError> {
+    let loaded = load_config(config_path.as_deref(), &overrides)?;
+    let log = logging::init(&loaded.config.log)
+        .map_err(|e| DaemonError::Runtime(format!("cannot set up logging: {e}")))?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    match &config_path {
+        Some(path) => tracing::info!(config = %path.display(), "configuration loaded"),
+        None => tracing::info!(
+            "no configuration file (none given and {DEFAULT_CONFIG_PATH} does not exist); using the defaults"
+        ),
+    }
+    let spec = ServeSpec {
+        config_path,
+        overrides,
+        settings: sync_settings(&loaded.config),
+        config: loaded.config,
+        log,
+    };
+    run_system(spec, |_daemon| async { Ok(()) })
+}
+
+/// Runs [`serve`] inside a fresh actix `System` (the actors, the control server and the signal
+/// stream all run on it).
+pub fn run_system<G, F, Fut>(spec: ServeSpec, after_ready: F) -> Result<(), DaemonError>
+where
+    F: FnOnce(Daemon) -> Fut,
+    Fut: Future<Output = Result<G, DaemonError>>,
+{
+    let system = actix_rt::System::new();
+    system.block_on(serve(spec, after_ready))
+}
+
+/// The control socket as bound: path and identity, to remove only our own file.
+struct BoundSocket {
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+impl BoundSocket {
+    fn of(path: &Path) -> Self {
+        let identity = std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        Self {
+            path: path.to_path_buf(),
+            identity,
+        }
+    }
+
+    /// Removes the socket file if it is still ours (an immediate exit skips the server's own
+    /// clean-up).
+    fn remove(&self) {
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path)
+            && Some((meta.dev(), meta.ino())) == self.identity
+        {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Serves until SIGTERM/SIGINT. Must run inside an actix `System`. `after_ready` runs once the
+/// daemon is ready (the demo starts its shop there); what it returns is kept until exit.
+pub async fn serve<G, F, Fut>(spec: ServeSpec, after_ready: F) -> Result<(), DaemonError>
+where
+    F: FnOnce(Daemon) -> Fut,
+    Fut: Future<Output = Result<G, DaemonError>>,
+{
+    let ServeSpec {
+        config_path,
+        overrides,
+        mut config,
+        log,
+        settings,
+    } = spec;
+    let notifier = Arc::new(Notifier::from_env().unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "systemd notifications disabled");
+        Notifier::disabled()
+    }));
+    let mut signals = ServiceSignals::install()
+        .map_err(|e| DaemonError::Runtime(format!("cannot install signal handlers: {e}")))?;
+
+    let store = open_store(&config.data_dir)?;
+    tracing::info!(data_dir = %config.data_dir.display(), "store opened");
+    let daemon = Daemon::start(store.clone(), settings);
+    let activations = apply_declared(&daemon, &config.integrations).await;
+
+    let server = match ControlServer::bind(server_config(&config)) {
+        Ok(server) => server,
+        Err(err) => {
+            let _ = daemon.shutdown().await;
+            return Err(DaemonError::Runtime(format!(
+                "cannot serve the control socket: {err}"
+            )));
+        }
+    };
+    let socket_path = config.control.socket_path.clone();
+    if config.control.socket_mode != crate::control::server::SOCKET_MODE
+        && let Err(err) = std::fs::set_permissions(
+            &socket_path,
+            std::fs::Permissions::from_mode(config.control.socket_mode),
+        )
+    {
+        tracing::warn!(error = %err, socket = %socket_path.display(), "cannot set the configured socket mode");
+    }
+    let bound = BoundSocket::of(&socket_path);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server_task = actix_rt::spawn(server.run(Arc::new(daemon.clone()), async move {
+        let _ = stop_rx.await;
+    }));
+
+    if let Err(err) = notifier.ready(&status_line(&daemon).await) {
+        tracing::warn!(error = %err, "cannot send READY=1 to systemd");
+    }
+    tracing::info!(socket = %socket_path.display(), "shoptet-syncd ready");
+    spawn_activations(&daemon, activations);
+
+    if let Some(interval) = notify::watchdog_interval() {
+        let notifier = notifier.clone();
+        let daemon = daemon.clone();
+        actix_rt::spawn(async move {
+            notify::run_watchdog(&notifier, interval, move || {
+                let daemon = daemon.clone();
+                async move { daemon.status().await.is_ok() }
+            })
+            .await;
+        });
+        tracing::info!(every = ?interval, "watchdog pings on");
+    }
+
+    let hook = match after_ready(daemon.clone()).await {
+        Ok(hook) => hook,
+        Err(err) => {
+            let _ = stop_tx.send(());
+            let _ = daemon.shutdown().await;
+            let _ = (&mut server_task).await;
+            return Err(err);
+        }
+    };
+
+    let mut status_ticks = tokio::time::interval(STATUS_EVERY);
+    status_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    status_ticks.reset();
+    let mut prune_ticks = tokio::time::interval(PRUNE_EVERY);
+    prune_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let outcome = loop {
+        tokio::select! {
+            event = signals.next() => match event {
+                Some(SignalEvent::Reload) => {
+                    reload(&mut config, config_path.as_deref(), &overrides, &log, &notifier, &daemon).await;
+                    prune(&store, &config).await;
+                }
+                Some(SignalEvent::Shutdown | SignalEvent::ShutdownImmediate) | None => break Ok(()),
+            },
+            _ = status_ticks.tick() => {
+                let line = status_line(&daemon).await;
+                if let Err(err) = notifier.status(&line) {
+                    tracing::debug!(error = %err, "cannot send STATUS=");
+                }
+            }
+            _ = prune_ticks.tick() => prune(&store, &config).await,
+            result = &mut server_task => {
+                break Err(DaemonError::Runtime(match result {
+                    Ok(Ok(())) => "the control server stopped unexpectedly".to_owned(),
+                    Ok(Err(err)) => format!("the control server failed: {err}"),
+                    Err(err) => format!("the control server task failed: {err}"),
+                }));
+            }
+        }
+    };
+
+    // Graceful shutdown: stop accepting (the server removes the socket at once), let the actors
+    // finish or cancel their syncs and commit, flush. A second signal or the deadline cuts it
+    // short; every commit is atomic and flushed, so the store is consistent either way.
+    let _ = notifier.stopping("stopping: finishing running syncs");
+    tracing::info!(deadline = ?config.shutdown_timeout, "shutting down");
+    let _ = stop_tx.send(());
+    let graceful = async {
+        let (server_result, daemon_result) = futures::join!(
+            async {
+                if server_task.is_finished() {
+                    Ok(Ok(()))
+                } else {
+                    (&mut server_task).await
+                }
+            },
+            daemon.shutdown()
+        );
+        if let Ok(Err(err)) = server_result {
+            tracing::warn!(error = %err, "control server stopped with an error");
+        }
+        if let Err(err) = daemon_result {
+            tracing::warn!(error = %err, "the actor system did not stop cleanly");
+        }
+    };
+    let immediate = async {
+        loop {
+            match signals.next().await {
+                Some(SignalEvent::ShutdownImmediate) => break,
+                Some(_) => continue,
+                None => std::future::pending::<()>().await,
+            }
+        }
+    };
+    tokio::select! {
+        () = graceful => tracing::info!("all stores stopped"),
+        () = tokio::time::sleep(config.shutdown_timeout) => tracing::warn!(
+            deadline = ?config.shutdown_timeout,
+            "graceful shutdown took longer than shutdown_timeout_secs; stopping now"
+        ),
+        () = immediate => tracing::warn!("second stop signal: stopping at once"),
+    }
+    match tokio::time::timeout(HOUSEKEEPING_TIMEOUT, store.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %error_chain(&err), "final store flush failed"),
+        Err(_) => tracing::error!("final store flush did not finish in time"),
+    }
+    bound.remove();
+    signals.close();
+    drop(hook);
+    tracing::info!("shoptet-syncd stopped");
+    outcome
+}
+
+/// SIGHUP: re-reads the file; applies it whole or not at all.
+async fn reload(
+    config: &mut DaemonConfig,
+    path: Option<&Path>,
+    overrides: &Overrides,
+    log: &LogHandle,
+    notifier: &Notifier,
+    daemon: &Daemon,
+) {
+    let _ = notifier.reloading("reloading the configuration");
+    let Some(path) = path else {
+        tracing::info!("SIGHUP: no configuration file in use, nothing to reload");
+        let _ = notifier.ready(&status_line(daemon).await);
+        return;
+    };
+    let loaded = match load_config(Some(path), overrides) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            tracing::error!(error = %err, "the new configuration is invalid and was rejected");
+            tracing::info!("keeping the running configuration");
+            let _ = notifier.ready(&status_line(daemon).await);
+            return;
+        }
+    };
+    // Validated as a whole by the loader; the level is the only step that can still refuse, so
+    // it goes first and a refusal leaves everything as it was.
+    if let Err(err) = log.set_level(&loaded.config.log.level) {
+        tracing::error!(error = %err, "the new log level was refused; configuration not applied");
+        let _ = notifier.ready(&status_line(daemon).await);
+        return;
+    }
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let needs_restart = restart_required(config, &loaded.config);
+    if !needs_restart.is_empty() {
+        tracing::warn!(
+            settings = %needs_restart.join(", "),
+            "changed settings take effect only after a restart; keeping the running values"
+        );
+    }
+    *config = effective_after_reload(config, loaded.config);
+    let activations = apply_declared(daemon, &config.integrations).await;
+    spawn_activations(daemon, activations);
+    tracing::info!(
+        level = %config.log.level,
+        sync_log_days = config.retention.sync_log_days,
+        resolved_error_days = config.retention.resolved_error_days,
+        "configuration reloaded"
+    );
+    let _ = notifier.ready(&status_line(daemon).await);
+}
+
+/// Removes history past the retention. The store prunes sync logs and resolved errors with one
+/// cutoff, so the longer of the two retentions is used: nothing goes earlier than configured.
+async fn prune(store: &Store, config: &DaemonConfig) {
+    let days = config
+        .retention
+        .sync_log_days
+        .max(config.retention.resolved_error_days);
+    let cutoff = Utc::now() - TimeDelta::days(i64::from(days));
+    match store.prune(cutoff).await {
+        Ok(stats) if stats.sync_logs + stats.errors > 0 => tracing::info!(
+            sync_logs = stats.sync_logs,
+            errors = stats.errors,
+            days,
+            "pruned old history"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::error!(error = %error_chain(&err), "pruning old history failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_error_kind() {
+        assert_eq!(DaemonError::Usage("x".into()).exit_code(), 64);
+        let config = DaemonConfig::parse(
+            "bogus = 1",
+            Path::new("/etc/x.toml"),
+            &crate::config::LoadEnv::default(),
+        )
+        .unwrap_err();
+        assert_eq!(DaemonError::Config(config).exit_code(), 78);
+        let data = DaemonError::DataDir {
+            path: "/x".into(),
+            reason: "locked".into(),
+        };
+        assert_eq!(data.exit_code(), 73);
+        assert_eq!(DaemonError::Runtime("x".into()).exit_code(), 1);
+    }
+
+    #[test]
+    fn reload_keeps_restart_only_settings() {
+        let old = DaemonConfig::default();
+        let mut new = old.clone();
+        new.log.level = "debug".into();
+        new.retention.sync_log_days = 7;
+        new.control.socket_path = "/run/other.sock".into();
+        new.access.allowed_uids.insert(1234);
+        let changed = restart_required(&old, &new);
+        assert_eq!(changed, vec!["control.socket_path", "access"]);
+        let effective = effective_after_reload(&old, new);
+        assert_eq!(effective.log.level, "debug");
+        assert_eq!(effective.retention.sync_log_days, 7);
+        assert_eq!(effective.control.socket_path, old.control.socket_path);
+        assert!(effective.access.allowed_uids.is_empty());
+    }
+
+    #[test]
+    fn own_uid_is_always_an_admin_so_allowed_users_stay_read_only() {
+        let mut config = DaemonConfig::default();
+        config.access.allowed_uids.insert(4242);
+        let server = server_config(&config);
+        let own = own_uid();
+        assert!(server.admin_uids.contains(&own));
+        assert!(server.is_allowed(own, 4242, &[]));
+        if own != 4242 {
+            assert!(!server.is_admin(own, 4242, &[]));
+        }
+    }
+
+    #[test]
+    fn long_socket_paths_are_refused() {
+        let long = format!("/tmp/{}/control.sock", "d".repeat(120));
+        assert!(matches!(
+            socket_override(Path::new(&long)),
+            Err(DaemonError::Usage(_))
+        ));
+        assert!(socket_override(Path::new("/run/x/control.sock")).is_ok());
+    }
+
+    #[test]
+    fn overrides_replace_file_values() {
+        let mut config = DaemonConfig::default();
+        Overrides {
+            data_dir: Some("/srv/data".into()),
+            socket_path: Some("/srv/ctl.sock".into()),
+        }
+        .apply(&mut config);
+        assert_eq!(config.data_dir, PathBuf::from("/srv/data"));
+        assert_eq!(config.control.socket_path, PathBuf::from("/srv/ctl.sock"));
+    }
+}
