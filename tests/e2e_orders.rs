@@ -32,7 +32,10 @@ async fn stock_everything(syncd: &Syncd, sim: &shoptet_sync::sim::SimHandle, qua
     }
     let file = syncd.file("stock.csv", &csv);
     let bulk = syncd
-        .ok("stock_bulk", &["stock", "import", "demo", &file, "--chunk", "3"])
+        .ok(
+            "stock_bulk",
+            &["stock", "import", "demo", &file, "--chunk", "3"],
+        )
         .await;
     assert_eq!(bulk["warehouse_code"], "MAIN");
     assert_eq!(
@@ -121,7 +124,10 @@ async fn orders_are_imported_once_processed_shipped_and_cancelled_through_the_ct
         (vec!["--status", "imported"], 3),
         (vec!["--status", "shipped"], 0),
         (vec!["--from", today.as_str()], 3),
-        (vec!["--from", yesterday.as_str(), "--to", today.as_str()], 3),
+        (
+            vec!["--from", yesterday.as_str(), "--to", today.as_str()],
+            3,
+        ),
         (vec!["--from", tomorrow.as_str()], 0),
         (vec!["--to", yesterday.as_str()], 0),
     ] {
@@ -132,9 +138,7 @@ async fn orders_are_imported_once_processed_shipped_and_cancelled_through_the_ct
     }
 
     let (first, second, third) = (&orders[0], &orders[1], &orders[2]);
-    let order = syncd
-        .ok("order", &["order", "get", "demo", first])
-        .await;
+    let order = syncd.ok("order", &["order", "get", "demo", first]).await;
     assert_eq!(order["status"], "Imported");
     let product_line = order["items"]
         .as_array()
@@ -144,7 +148,11 @@ async fn orders_are_imported_once_processed_shipped_and_cancelled_through_the_ct
         .unwrap();
     assert_eq!(product_line["product_code"], variants[0].as_str());
     assert_eq!(
-        product_line["quantity"].as_str().unwrap().parse::<Decimal>().unwrap(),
+        product_line["quantity"]
+            .as_str()
+            .unwrap()
+            .parse::<Decimal>()
+            .unwrap(),
         Decimal::from(2)
     );
 
@@ -180,7 +188,11 @@ async fn orders_are_imported_once_processed_shipped_and_cancelled_through_the_ct
             .find(|l| l["product_code"] == code.as_str())
             .unwrap();
         assert_eq!(
-            line["quantity"].as_str().unwrap().parse::<Decimal>().unwrap(),
+            line["quantity"]
+                .as_str()
+                .unwrap()
+                .parse::<Decimal>()
+                .unwrap(),
             Decimal::from(quantity)
         );
     }
@@ -222,7 +234,10 @@ async fn orders_are_imported_once_processed_shipped_and_cancelled_through_the_ct
 
     // A note, and a cancellation that reaches the shop.
     let noted = syncd
-        .ok("order", &["order", "note", "demo", second, "fragile, pack twice"])
+        .ok(
+            "order",
+            &["order", "note", "demo", second, "fragile, pack twice"],
+        )
         .await;
     assert!(
         noted["notes"]
@@ -373,7 +388,10 @@ async fn an_order_changed_in_the_shop_is_flagged_resolved_and_its_error_resolved
         .unwrap();
     syncd.sync("orders", "demo").await;
     syncd
-        .ok("order", &["order", "process", "demo", &code, "--session", "PS-1"])
+        .ok(
+            "order",
+            &["order", "process", "demo", &code, "--session", "PS-1"],
+        )
         .await;
 
     // The shop admin changes the quantity after import: the order is flagged for review.
@@ -395,11 +413,17 @@ async fn an_order_changed_in_the_shop_is_flagged_resolved_and_its_error_resolved
     assert_eq!(flagged["status_before_review"], "Processing");
     assert!(flagged["pending_shop_version"].is_object());
     let listed = syncd
-        .ok("order_page", &["orders", "list", "demo", "--status", "error"])
+        .ok(
+            "order_page",
+            &["orders", "list", "demo", "--status", "error"],
+        )
         .await;
     assert_eq!(codes_of(&listed), vec![code.clone()]);
     syncd
-        .refused("conflict", &["order", "ship", "demo", &code, "--tracking", "T1"])
+        .refused(
+            "conflict",
+            &["order", "ship", "demo", &code, "--tracking", "T1"],
+        )
         .await;
 
     let errors = syncd.ok("errors", &["errors", "demo"]).await;
@@ -428,7 +452,11 @@ async fn an_order_changed_in_the_shop_is_flagged_resolved_and_its_error_resolved
         .unwrap()
         .clone();
     assert_eq!(
-        line["quantity"].as_str().unwrap().parse::<Decimal>().unwrap(),
+        line["quantity"]
+            .as_str()
+            .unwrap()
+            .parse::<Decimal>()
+            .unwrap(),
         Decimal::from(3)
     );
     // Resolving again: nothing to resolve.

@@ -87,8 +87,9 @@ pub struct Run {
 impl Run {
     /// stdout parsed as JSON.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}): {}\n{}", self.stdout, self.stderr)
+        })
     }
 }
 
@@ -186,7 +187,10 @@ impl Syncd {
                 return;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("shoptet-syncd exited with {status} at start:\n{}", self.log());
+                panic!(
+                    "shoptet-syncd exited with {status} at start:\n{}",
+                    self.log()
+                );
             }
             if start.elapsed() > DEADLINE {
                 panic!("shoptet-syncd did not open its socket:\n{}", self.log());
