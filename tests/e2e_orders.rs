@@ -11,7 +11,8 @@ use e2e_support::*;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use shoptet_sync::sim::{
-    ItemSpec, OrderEditSpec, OrderSpec, STATUS_CANCELLED, STATUS_COMPLETED, STATUS_PROCESSING,
+    FaultConfig, ItemSpec, OrderEditSpec, OrderSpec, STATUS_CANCELLED, STATUS_COMPLETED,
+    STATUS_PROCESSING,
 };
 
 fn codes_of(page: &Value) -> Vec<String> {
@@ -499,6 +500,110 @@ async fn an_order_changed_in_the_shop_is_flagged_resolved_and_its_error_resolved
         )
         .await;
 
+    syncd.assert_no_secrets(&[PRIVATE_TOKEN, OAUTH_TOKEN]);
+    drop(syncd);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_push_the_shop_refuses_waits_in_the_outbox_and_can_be_dropped() {
+    let sim = start_sim(small_shop()).await;
+    let syncd = Syncd::start().await;
+    syncd.add_shop("demo", &sim, "MAIN").await;
+    sim.set_allow_oversell(true);
+    let refused_code = sim.create_order(&OrderSpec::default()).unwrap();
+    let fine_code = sim.create_order(&OrderSpec::default()).unwrap();
+    syncd.sync("orders", "demo").await;
+
+    // The shop refuses every write to one order.
+    sim.set_faults(FaultConfig {
+        error_rates: [(400, 1.0)].into(),
+        path_prefix: Some(format!("/api/orders/{refused_code}/")),
+        ..FaultConfig::default()
+    });
+    syncd
+        .ok("order", &["order", "process", "demo", &refused_code])
+        .await;
+    let entry = wait_for("a failed attempt recorded", DEADLINE, || async {
+        let outbox = syncd.ok("outbox", &["outbox", "list", "demo"]).await;
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| {
+                e["order_code"] == refused_code.as_str()
+                    && e["attempts"].as_u64() >= Some(1)
+                    && e["last_error"].is_string()
+            })
+            .cloned()
+    })
+    .await;
+    assert_eq!(entry["state"], "Pending");
+    assert_eq!(entry["action"]["SetStatus"]["status_id"], STATUS_PROCESSING);
+    let id = entry["id"].as_str().unwrap().to_owned();
+    let health = syncd.ok("health", &["health", "demo"]).await;
+    assert!(health["outbox_pending"].as_u64().unwrap() >= 1);
+    let status = syncd.ok("daemon_status", &["status"]).await;
+    assert!(status["stores"][0]["outbox_pending"].as_u64().unwrap() >= 1);
+
+    // Retrying one entry sends it now (and the shop refuses again); retrying dead letters
+    // finds none yet.
+    let first_attempts = entry["attempts"].as_u64().unwrap();
+    let now = syncd
+        .ok("outbox_change", &["outbox", "retry", "demo", &id])
+        .await;
+    assert_eq!(now["affected"], 1);
+    wait_for("the retry attempted at once", DEADLINE, || async {
+        let outbox = syncd.ok("outbox", &["outbox", "list", "demo"]).await;
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == id.as_str() && e["attempts"].as_u64() > Some(first_attempts))
+            .then_some(())
+    })
+    .await;
+    let none = syncd
+        .ok(
+            "outbox_change",
+            &["outbox", "retry", "demo", "--dead-letters"],
+        )
+        .await;
+    assert_eq!(none["affected"], 0);
+    let dead = syncd
+        .ok("outbox", &["outbox", "list", "demo", "--dead"])
+        .await;
+    assert!(dead.as_array().unwrap().is_empty());
+
+    // Dropped: never sent, gone from the queue.
+    let dropped = syncd
+        .ok("outbox_change", &["outbox", "drop", "demo", &id])
+        .await;
+    assert_eq!(dropped["affected"], 1);
+    let outbox = syncd.ok("outbox", &["outbox", "list", "demo"]).await;
+    assert!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["id"] != id.as_str())
+    );
+    syncd
+        .refused("not_found", &["outbox", "drop", "demo", &id])
+        .await;
+    assert_ne!(
+        sim.order(&refused_code).unwrap().status_id,
+        STATUS_PROCESSING
+    );
+
+    // Other orders' pushes go through.
+    syncd
+        .ok("order", &["order", "process", "demo", &fine_code])
+        .await;
+    wait_for("the other order reaches the shop", DEADLINE, || async {
+        (sim.order(&fine_code)?.status_id == STATUS_PROCESSING).then_some(())
+    })
+    .await;
     syncd.assert_no_secrets(&[PRIVATE_TOKEN, OAUTH_TOKEN]);
     drop(syncd);
     sim.shutdown().await;
