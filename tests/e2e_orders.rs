@@ -387,27 +387,38 @@ async fn an_order_changed_in_the_shop_is_flagged_resolved_and_its_error_resolved
             ..OrderSpec::default()
         })
         .unwrap();
+    let kept = sim
+        .create_order(&OrderSpec {
+            items: vec![ItemSpec::new(variant.clone(), 1)],
+            ..OrderSpec::default()
+        })
+        .unwrap();
     syncd.sync("orders", "demo").await;
-    syncd
-        .ok(
-            "order",
-            &["order", "process", "demo", &code, "--session", "PS-1"],
-        )
-        .await;
+    for order in [&code, &kept] {
+        syncd
+            .ok(
+                "order",
+                &["order", "process", "demo", order, "--session", "PS-1"],
+            )
+            .await;
+    }
 
-    // The shop admin changes the quantity after import: the order is flagged for review.
-    sim.edit_order(
-        &code,
-        &OrderEditSpec {
-            items: Some(vec![ItemSpec::new(variant.clone(), 3)]),
-            ..OrderEditSpec::default()
-        },
-    )
-    .unwrap();
-    let flagged = wait_for("the order flagged", DEADLINE, || async {
+    // The shop admin changes the quantities after import: the orders are flagged for review.
+    for (order, quantity) in [(&code, 3), (&kept, 2)] {
+        sim.edit_order(
+            order,
+            &OrderEditSpec {
+                items: Some(vec![ItemSpec::new(variant.clone(), quantity)]),
+                ..OrderEditSpec::default()
+            },
+        )
+        .unwrap();
+    }
+    let flagged = wait_for("the orders flagged", DEADLINE, || async {
         syncd.sync("orders", "demo").await;
         let order = syncd.ok("order", &["order", "get", "demo", &code]).await;
-        (order["status"] == "Error").then_some(order)
+        let other = syncd.ok("order", &["order", "get", "demo", &kept]).await;
+        (order["status"] == "Error" && other["status"] == "Error").then_some(order)
     })
     .await;
     assert_eq!(flagged["review_reason"], "order conflict detected");
@@ -419,7 +430,11 @@ async fn an_order_changed_in_the_shop_is_flagged_resolved_and_its_error_resolved
             &["orders", "list", "demo", "--status", "error"],
         )
         .await;
-    assert_eq!(codes_of(&listed), vec![code.clone()]);
+    let mut both = codes_of(&listed);
+    both.sort();
+    let mut expected = vec![code.clone(), kept.clone()];
+    expected.sort();
+    assert_eq!(both, expected);
     syncd
         .refused(
             "conflict",
@@ -460,6 +475,27 @@ async fn an_order_changed_in_the_shop_is_flagged_resolved_and_its_error_resolved
             .unwrap(),
         Decimal::from(3)
     );
+    // Keeping ours: our quantities stay, the shop's content is remembered as dismissed.
+    let ours = syncd
+        .ok("order", &["order", "resolve", "demo", &kept, "--keep-ours"])
+        .await;
+    assert_eq!(ours["status"], "Processing");
+    let line = ours["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["item_type"] == "Product")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        line["quantity"]
+            .as_str()
+            .unwrap()
+            .parse::<Decimal>()
+            .unwrap(),
+        Decimal::ONE
+    );
+    assert!(ours["dismissed_shop_content"].is_object(), "{ours:#}");
     // Resolving again: nothing to resolve.
     syncd
         .refused(
