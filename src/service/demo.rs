@@ -75,7 +75,8 @@ pub fn demo_shop() -> SimConfig {
     SimConfig {
         products: DEMO_PRODUCTS,
         variants_per_product: 2,
-        product_sets: 3,
+        // No product sets: the shop computes their stock, and the demo should show a clean run.
+        product_sets: 0,
         orders: 40,
         stock_range: (5, 60),
         limits: LimitConfig {
