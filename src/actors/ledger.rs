@@ -201,13 +201,16 @@ impl Handler<PushFigures> for WarehouseLedger {
         let others: HashMap<String, Decimal> =
             others.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         let levels = self.warehouse(&warehouse)?;
+        // A code the warehouse has never recorded is unknown here, not out of stock: it gets no
+        // figure, so connecting a shop before its stock is loaded never zeroes the shop. An
+        // explicit on-hand of 0 is pushed as 0.
         Ok(msg
             .codes
             .into_iter()
-            .map(|code| {
-                let on_hand = levels.get(&code).map(|l| l.on_hand).unwrap_or_default();
+            .filter_map(|code| {
+                let on_hand = levels.get(&code)?.on_hand;
                 let reserved = others.get(&code).copied().unwrap_or_default();
-                (code, on_hand - reserved)
+                Some((code, on_hand - reserved))
             })
             .collect())
     }

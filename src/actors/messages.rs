@@ -579,7 +579,8 @@ pub struct ReportReservations {
 }
 
 /// Per code: on hand minus what OTHER stores of the same warehouse reserve (may be negative;
-/// the caller adds its compensation and clamps at zero).
+/// the caller adds its compensation and clamps at zero). Codes the warehouse has never recorded
+/// are left out: unknown stock is not pushed as 0.
 #[derive(Message)]
 #[rtype(result = "R<BTreeMap<String, Decimal>>")]
 pub struct PushFigures {
