@@ -37,6 +37,8 @@ use crate::store::{Changeset, IntegrationState, Store};
 pub(crate) mod meta {
     /// Orders change-feed cursor (shop time).
     pub const ORDERS_CURSOR: &str = "orders.cursor";
+    /// Products change-feed cursor (shop time); absent until the first full catalogue pull.
+    pub const PRODUCTS_CURSOR: &str = "products.cursor";
     /// Physical stock per code last acknowledged by the shop.
     pub const PUSHED_STOCK: &str = "inventory.pushed";
     /// Codes whose price waits for the price push.
@@ -53,6 +55,7 @@ pub(crate) mod meta {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct SyncState {
     pub orders_cursor: Option<DateTime<Utc>>,
+    pub products_cursor: Option<DateTime<Utc>>,
     pub pushed: BTreeMap<String, Decimal>,
     pub price_queue: BTreeSet<String>,
     pub claim_resolving: Vec<i64>,
@@ -140,6 +143,7 @@ impl IntegrationActor {
         let meta = &state.meta;
         let sync = SyncState {
             orders_cursor: meta.get(meta::ORDERS_CURSOR)?,
+            products_cursor: meta.get(meta::PRODUCTS_CURSOR)?,
             pushed: meta.get(meta::PUSHED_STOCK)?.unwrap_or_default(),
             price_queue: meta.get(meta::PRICE_QUEUE)?.unwrap_or_default(),
             claim_resolving: meta.get(meta::CLAIM_RESOLVING)?.unwrap_or_default(),
