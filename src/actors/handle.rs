@@ -115,6 +115,21 @@ impl Daemon {
         ask(&resolved.addr, message, self.timeout, &what).await
     }
 
+    /// Test hook: stops the integration's actor as on a fatal error.
+    #[cfg(test)]
+    pub(crate) async fn inject_fatal(
+        &self,
+        integration: impl Into<IntegrationRef>,
+        reason: &str,
+    ) -> Result<(), ActorError> {
+        let resolved = self.resolve(integration).await?;
+        resolved
+            .addr
+            .send(super::integration::InjectFatal(reason.to_owned()))
+            .await
+            .map_err(|err| ActorError::Unavailable(err.to_string()))
+    }
+
     // --- integrations ---------------------------------------------------------------------
 
     pub async fn create_integration(

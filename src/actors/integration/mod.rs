@@ -456,6 +456,21 @@ impl Handler<StockChanged> for IntegrationActor {
     }
 }
 
+/// Test hook: makes the actor stop as on a failed store commit (memory discarded, the
+/// supervisor restarts it from disk).
+#[cfg(test)]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct InjectFatal(pub String);
+
+#[cfg(test)]
+impl Handler<InjectFatal> for IntegrationActor {
+    type Result = ();
+    fn handle(&mut self, InjectFatal(reason): InjectFatal, ctx: &mut Self::Context) {
+        self.fatal(ctx, reason);
+    }
+}
+
 impl Handler<GetStoreStatus> for IntegrationActor {
     type Result = MessageResult<GetStoreStatus>;
     fn handle(&mut self, _msg: GetStoreStatus, _ctx: &mut Self::Context) -> Self::Result {
