@@ -239,7 +239,8 @@ impl Daemon {
         .await
     }
 
-    /// Products, then orders, then inventory, then prices.
+    /// Products, then orders, then inventory, then prices. Without `force`, steps whose auto flag
+    /// is off or that are not due are skipped (`performed: false`); with `force` all four run.
     pub async fn full_sync(
         &self,
         integration: impl Into<IntegrationRef>,

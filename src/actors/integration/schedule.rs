@@ -375,18 +375,7 @@ impl Handler<RunSync> for IntegrationActor {
         if !msg.force
             && let Err(reason) = self.due(kind)
         {
-            let now = Utc::now();
-            let report = SyncReport {
-                kind,
-                sync_type: kind.sync_type(),
-                status: SyncStatus::Completed,
-                records: 0,
-                errors: 0,
-                performed: false,
-                started_at: now,
-                finished_at: now,
-                message: reason,
-            };
+            let report = skipped(kind, reason);
             return Box::pin(async move { Ok(report) });
         }
         let (tx, rx) = oneshot::channel();
@@ -403,17 +392,53 @@ impl Handler<RunSync> for IntegrationActor {
     }
 }
 
-/// Joins a run of `kind`: starts it, or waits for the one in flight (used by the full sync).
+/// A report for a run that was not due and not forced (nothing was done).
+fn skipped(kind: SyncKind, reason: String) -> SyncReport {
+    let now = Utc::now();
+    SyncReport {
+        kind,
+        sync_type: kind.sync_type(),
+        status: SyncStatus::Completed,
+        records: 0,
+        errors: 0,
+        performed: false,
+        started_at: now,
+        finished_at: now,
+        message: reason,
+    }
+}
+
+/// Joins a run of `kind` for the full sync: waits for the one in flight, or starts one — unless
+/// it is not forced and the kind is switched off or not due.
 #[derive(Message)]
 #[rtype(result = "Result<SyncReport, ActorError>")]
-pub(super) struct JoinSync(pub SyncKind);
+pub(super) struct JoinSync {
+    kind: SyncKind,
+    force: bool,
+}
 
 impl Handler<JoinSync> for IntegrationActor {
     type Result = ResponseFuture<Result<SyncReport, ActorError>>;
-    fn handle(&mut self, JoinSync(kind): JoinSync, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(
+        &mut self,
+        JoinSync { kind, force }: JoinSync,
+        ctx: &mut Self::Context,
+    ) -> Self::Result {
+        if self.stopping {
+            let err = ActorError::Unavailable(format!("integration '{}' is stopping", self.name()));
+            return Box::pin(async move { Err(err) });
+        }
+        let running = self.is_running(kind);
+        if !force
+            && !running
+            && let Err(reason) = self.due(kind)
+        {
+            let report = skipped(kind, reason);
+            return Box::pin(async move { Ok(report) });
+        }
         let (tx, rx) = oneshot::channel();
         self.kinds.entry(kind).or_default().waiters.push(tx);
-        if !self.is_running(kind) {
+        if !running {
             self.try_start(ctx, kind);
         }
         Box::pin(async move {
@@ -433,18 +458,13 @@ impl Handler<RunFullSync> for IntegrationActor {
             ));
             return Box::pin(async move { Err(err) });
         }
-        let _ = msg.force;
+        let force = msg.force;
         let addr = ctx.address();
         Box::pin(async move {
             let mut reports = Vec::new();
-            for kind in [
-                SyncKind::Products,
-                SyncKind::Orders,
-                SyncKind::Inventory,
-                SyncKind::Prices,
-            ] {
+            for kind in SyncKind::FULL_SYNC {
                 let report = addr
-                    .send(JoinSync(kind))
+                    .send(JoinSync { kind, force })
                     .await
                     .map_err(|err| ActorError::Unavailable(err.to_string()))??;
                 reports.push(report);
