@@ -80,3 +80,58 @@ async fn a_full_sync_skips_switched_off_and_undue_steps_unless_forced() {
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }
+
+async fn logs_of(daemon: &Daemon, sync_type: SyncType) -> Vec<shoptet_sync::domain::SyncLog> {
+    daemon
+        .sync_history("shop", 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.sync_type == sync_type)
+        .collect()
+}
+
+#[actix_rt::test]
+async fn an_empty_price_push_is_logged_only_when_forced() {
+    let sim = start_sim(small_shop()).await;
+    let env = Env::start(settings());
+    env.add_shop("shop", &sim, "MAIN").await;
+    let codes = sim.variant_codes();
+    wait_products(&env.daemon, "shop", codes.len()).await;
+    wait_for("the first orders run logged", DEADLINE, || async {
+        (!logs_of(&env.daemon, SyncType::Orders).await.is_empty()).then_some(())
+    })
+    .await;
+    env.daemon.shutdown().await.unwrap();
+
+    // Every kind runs once when an actor starts; the empty price push leaves no trace.
+    let daemon = Daemon::start(env.store.clone(), settings());
+    wait_for("the orders run after the restart", DEADLINE, || async {
+        (logs_of(&daemon, SyncType::Orders).await.len() == 2).then_some(())
+    })
+    .await;
+    assert!(logs_of(&daemon, SyncType::Prices).await.is_empty());
+    let report = daemon.sync("shop", SyncKind::Prices, false).await.unwrap();
+    assert!(!report.performed, "{report:?}");
+    assert!(logs_of(&daemon, SyncType::Prices).await.is_empty());
+
+    // Forced, it is logged even with nothing to push.
+    let report = daemon.sync("shop", SyncKind::Prices, true).await.unwrap();
+    assert!(report.performed);
+    let logs = logs_of(&daemon, SyncType::Prices).await;
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].records_processed, 0);
+
+    // A price change is work: its push is logged.
+    daemon
+        .update_price("shop", &codes[0], "99.90".parse().unwrap(), "test")
+        .await
+        .unwrap();
+    wait_for("the price push logged", DEADLINE, || async {
+        let logs = logs_of(&daemon, SyncType::Prices).await;
+        logs.iter().any(|l| l.records_processed == 1).then_some(())
+    })
+    .await;
+    daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

@@ -303,6 +303,7 @@ impl IntegrationActor {
                     errors: run.errors,
                     failed: Some(FailedRun::from_shop(&err)),
                     notes: None,
+                    quiet: false,
                 };
                 self.finish(ctx, SyncKind::Orders, end, Changeset::new());
                 return;
@@ -369,6 +370,7 @@ impl IntegrationActor {
             errors: run.errors,
             failed: None,
             notes: Some(notes),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Orders, end, changeset);
     }
@@ -761,6 +763,7 @@ impl IntegrationActor {
                 "{applied} stock levels pushed in {} requests",
                 report.requests
             )),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Inventory, end, changeset);
     }
@@ -856,6 +859,7 @@ impl IntegrationActor {
                 "{} stock levels read back, {found_any} discrepancies corrected",
                 supplies.len()
             )),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Discrepancies, end, changeset);
     }
@@ -1039,6 +1043,7 @@ impl IntegrationActor {
             errors,
             failed: None,
             notes: Some(notes),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Products, end, changeset);
         // New products may need stock.
@@ -1182,6 +1187,7 @@ impl IntegrationActor {
             errors,
             failed: None,
             notes: Some(format!("{pushed} prices pushed to price list {pricelist}")),
+            quiet: false,
         };
         if !self.sync.price_queue.is_empty() {
             self.kinds.entry(SyncKind::Prices).or_default().pending = true;

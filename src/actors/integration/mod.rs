@@ -72,6 +72,8 @@ struct KindState {
     waiters: Vec<oneshot::Sender<Result<SyncReport, ActorError>>>,
     /// Run again as soon as it is not running and not blocked.
     pending: bool,
+    /// The next (or current) run was asked for with `force`.
+    forced: bool,
 }
 
 /// What a finished run reports back to the actor.
@@ -82,6 +84,8 @@ pub(crate) struct RunEnd {
     pub errors: u64,
     pub failed: Option<FailedRun>,
     pub notes: Option<String>,
+    /// Nothing was done and nobody forced the run: no sync log entry (the log shows work).
+    pub quiet: bool,
 }
 
 /// Why a run failed as a whole.

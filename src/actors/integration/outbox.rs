@@ -208,6 +208,7 @@ impl IntegrationActor {
                 needs_operator: false,
             }),
             notes: Some(format!("{sent} status pushes sent, {failures} failed")),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Outbox, end, changeset);
     }

@@ -134,10 +134,13 @@ impl IntegrationActor {
                 state.started_at = Some(started_at);
             }
             None => {
-                // Nothing to do (e.g. no outbox entry due): answer waiters at once.
+                // Nothing to do (e.g. no outbox entry due, no price queued): answer waiters at
+                // once. An empty price push is logged only when someone forced it.
+                let quiet = kind == SyncKind::Prices && !state.forced;
                 let end = RunEnd {
                     started_at,
                     notes: Some("nothing to do".into()),
+                    quiet,
                     ..RunEnd::default()
                 };
                 self.finish(ctx, kind, end, Changeset::new());
@@ -163,6 +166,7 @@ impl IntegrationActor {
         let state = self.kinds.entry(kind).or_default();
         state.running = None;
         state.started_at = None;
+        state.forced = false;
         let waiters = std::mem::take(&mut state.waiters);
         let failed = end.failed.clone();
         state.failures = if failed.is_some() {
@@ -196,7 +200,7 @@ impl IntegrationActor {
             (None, _) => SyncStatus::CompletedWithErrors,
         };
         // The outbox is a queue, not a sync: its runs are not logged (entries carry their state).
-        if kind != SyncKind::Outbox {
+        if kind != SyncKind::Outbox && !end.quiet {
             match self.integration.record_sync(run) {
                 Ok(log) => {
                     changeset.put_integration(&self.integration);
@@ -238,7 +242,7 @@ impl IntegrationActor {
             status,
             records: end.records,
             errors: end.errors + u64::from(failed.is_some()),
-            performed: true,
+            performed: !end.quiet,
             started_at: end.started_at,
             finished_at: now.max(end.started_at),
             message: notes.unwrap_or_else(|| format!("{kind} sync finished")),
@@ -379,7 +383,9 @@ impl Handler<RunSync> for IntegrationActor {
             return Box::pin(async move { Ok(report) });
         }
         let (tx, rx) = oneshot::channel();
-        self.kinds.entry(kind).or_default().waiters.push(tx);
+        let state = self.kinds.entry(kind).or_default();
+        state.waiters.push(tx);
+        state.forced |= msg.force;
         self.try_start(ctx, kind);
         let name = self.name().to_owned();
         Box::pin(async move {
@@ -437,7 +443,9 @@ impl Handler<JoinSync> for IntegrationActor {
             return Box::pin(async move { Ok(report) });
         }
         let (tx, rx) = oneshot::channel();
-        self.kinds.entry(kind).or_default().waiters.push(tx);
+        let state = self.kinds.entry(kind).or_default();
+        state.waiters.push(tx);
+        state.forced |= force;
         if !running {
             self.try_start(ctx, kind);
         }
