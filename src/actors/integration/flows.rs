@@ -418,14 +418,27 @@ impl IntegrationActor {
             );
             return;
         }
+        // Goods we shipped whose claim the shop had not resolved, now resolved by someone else
+        // (the shop admin, with automatic status updates off): see `shop_resolved_claim`.
+        let resolved_by_shop = claim_resolved
+            && existing.status.has_shipped()
+            && !existing
+                .shop_status_id
+                .is_some_and(|s| self.sync.claim_resolving.contains(&s));
         match import(Some(existing), incoming, self.id, now) {
             Ok(ImportOutcome::Unchanged) => {}
             Ok(ImportOutcome::Refreshed(order) | ImportOutcome::New(order)) => {
+                if resolved_by_shop {
+                    self.shop_resolved_claim(&order, changeset);
+                }
                 changeset.put_order(&order);
                 self.orders.insert(code, order);
                 run.records += 1;
             }
             Ok(ImportOutcome::Conflict(order)) => {
+                if resolved_by_shop {
+                    self.shop_resolved_claim(&order, changeset);
+                }
                 tracing::warn!(store = %self.integration.name, order = %code, "order conflict detected");
                 if let Some(entry) = self.error_entry(
                     ORDER_CONFLICT_REASON,
@@ -443,6 +456,33 @@ impl IntegrationActor {
                 run.conflicts += 1;
             }
             Err(err) => self.record_order_error(&code, &err.to_string(), changeset, run),
+        }
+    }
+
+    /// The shop resolved the stock claim of an order we shipped without our status push having
+    /// done it (automatic status updates off, or an operator was faster). Its physical stock
+    /// just fell by the shipped quantities, below our last push: forget the acknowledged
+    /// figures of those codes so the next push re-sends the exact one, and stop compensating
+    /// for a claim the shop no longer holds.
+    fn shop_resolved_claim(&mut self, order: &crate::domain::Order, changeset: &mut Changeset) {
+        let seqs: Vec<u64> = self
+            .outbox
+            .values()
+            .filter(|e| e.order_code == order.code)
+            .map(|e| e.seq)
+            .collect();
+        for seq in seqs {
+            self.fresh_claims.remove(&seq);
+        }
+        let mut forgot = false;
+        for (code, _) in order.items.iter().filter_map(|i| i.physical_quantity()) {
+            forgot |= self.sync.pushed.remove(code).is_some();
+        }
+        if forgot {
+            changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
+            if self.integration.auto_inventory_sync {
+                self.kinds.entry(SyncKind::Inventory).or_default().pending = true;
+            }
         }
     }
 
