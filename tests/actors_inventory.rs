@@ -165,3 +165,88 @@ async fn two_stores_sharing_a_warehouse_see_each_others_orders() {
     sim_a.shutdown().await;
     sim_b.shutdown().await;
 }
+
+/// With automatic status updates off the shop keeps the claim of an order we shipped, and
+/// offers its quantity less until someone resolves the claim in the shop; then the figure is
+/// re-pushed without waiting for the discrepancy check.
+#[actix_rt::test]
+async fn without_status_updates_a_claim_resolved_in_the_shop_is_re_pushed() {
+    use shoptet_sync::actors::messages::{IntegrationUpdate, NewIntegrationSpec};
+    use shoptet_sync::domain::{Credentials, Secret};
+    use shoptet_sync::sim::STATUS_COMPLETED;
+
+    let sim = start_sim(small_shop()).await;
+    let mut settings = fast_settings();
+    // No read-back during the test: only the orders sync may notice the resolution.
+    settings.discrepancy_every = 100_000;
+    let env = Env::start(settings);
+    let spec = NewIntegrationSpec {
+        name: "shop".to_owned(),
+        eshop_url: sim.eshop_url(),
+        api_base_url: Some(sim.base_url()),
+        credentials: Some(Credentials::PrivateToken(Secret::new(sim.private_token()))),
+        settings: IntegrationUpdate {
+            default_warehouse_code: Some("MAIN".to_owned()),
+            auto_status_update: Some(false),
+            ..IntegrationUpdate::default()
+        },
+    };
+    env.daemon.create_integration(spec).await.unwrap();
+    env.daemon.activate("shop").await.unwrap();
+    let codes = stock_all(&env.daemon, "shop", &sim, 10).await;
+    let code = &codes[0];
+    wait_real_stock(&sim, code, 10, DEADLINE).await;
+    let order = sim
+        .create_order(&OrderSpec {
+            items: vec![ItemSpec::new(code.clone(), 2)],
+            ..OrderSpec::default()
+        })
+        .unwrap();
+    wait_for("the order imported", DEADLINE, || async {
+        env.daemon.get_order("shop", &order).await.ok()
+    })
+    .await;
+    env.daemon
+        .process_order("shop", &order, None)
+        .await
+        .unwrap();
+    env.daemon
+        .ship_order("shop", &order, Some("T-1"), None)
+        .await
+        .unwrap();
+    assert!(env.daemon.outbox("shop", None).await.unwrap().is_empty());
+
+    // The shop is told nothing: it keeps the claim and under-offers by 2 (never over-offers).
+    wait_real_stock(&sim, code, 8, DEADLINE).await;
+    let level = sim.stock_level(code).unwrap();
+    assert_eq!(level.claim, Decimal::from(2));
+    assert_eq!(level.available, Decimal::from(6));
+
+    // The shop admin marks the order done: the shop's physical stock falls by 2 as well.
+    sim.set_order_status(&order, STATUS_COMPLETED).unwrap();
+    assert_eq!(sim.stock_level(code).unwrap().real_stock, Decimal::from(6));
+    // The next orders sync sees it and the exact figure goes out again.
+    wait_real_stock(&sim, code, 8, DEADLINE).await;
+    let level = sim.stock_level(code).unwrap();
+    assert_eq!(
+        (level.claim, level.available),
+        (Decimal::ZERO, Decimal::from(8))
+    );
+    let on_hand = env
+        .daemon
+        .stock_levels("MAIN")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| &l.product_code == code)
+        .unwrap()
+        .on_hand;
+    assert_eq!(on_hand, Decimal::from(8));
+    let errors = env.daemon.errors("shop", false).await.unwrap();
+    assert!(
+        !errors.iter().any(|e| e.message.contains("discrepancy")),
+        "{errors:?}"
+    );
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

@@ -115,6 +115,21 @@ impl Daemon {
         ask(&resolved.addr, message, self.timeout, &what).await
     }
 
+    /// Test hook: stops the integration's actor as on a fatal error.
+    #[cfg(test)]
+    pub(crate) async fn inject_fatal(
+        &self,
+        integration: impl Into<IntegrationRef>,
+        reason: &str,
+    ) -> Result<(), ActorError> {
+        let resolved = self.resolve(integration).await?;
+        resolved
+            .addr
+            .send(super::integration::InjectFatal(reason.to_owned()))
+            .await
+            .map_err(|err| ActorError::Unavailable(err.to_string()))
+    }
+
     // --- integrations ---------------------------------------------------------------------
 
     pub async fn create_integration(
@@ -224,7 +239,8 @@ impl Daemon {
         .await
     }
 
-    /// Products, then orders, then inventory, then prices.
+    /// Products, then orders, then inventory, then prices. Without `force`, steps whose auto flag
+    /// is off or that are not due are skipped (`performed: false`); with `force` all four run.
     pub async fn full_sync(
         &self,
         integration: impl Into<IntegrationRef>,

@@ -48,6 +48,14 @@ impl SyncKind {
         SyncKind::Outbox,
     ];
 
+    /// The steps of a full sync, in order.
+    pub const FULL_SYNC: [SyncKind; 4] = [
+        SyncKind::Products,
+        SyncKind::Orders,
+        SyncKind::Inventory,
+        SyncKind::Prices,
+    ];
+
     /// The sync type its log entries carry.
     pub fn sync_type(self) -> SyncType {
         match self {
@@ -363,7 +371,10 @@ pub struct RunSync {
     pub force: bool,
 }
 
-/// Products, then orders, then inventory, then prices.
+/// Products, then orders, then inventory, then prices; one report per step, in that order.
+/// Without `force` a step whose auto flag is off or that is not due (the same rule as
+/// [`RunSync`]) is skipped and reported with `performed: false`; with `force` all four run
+/// regardless of schedule and flags. A step already running is joined, not started twice.
 #[derive(Message)]
 #[rtype(result = "R<Vec<SyncReport>>")]
 pub struct RunFullSync {

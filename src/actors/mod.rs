@@ -117,6 +117,8 @@ pub struct SyncSettings {
     pub price_debounce: Duration,
     /// How far the orders cursor is moved back on each run, to re-read late commits.
     pub order_overlap: TimeDelta,
+    /// How far the products cursor is moved back on each run, to re-read late commits.
+    pub products_overlap: TimeDelta,
     /// How far back the first orders run reads (the shop keeps 30 days).
     pub initial_import_window: TimeDelta,
     /// Change-feed entries read (and committed) per page.
@@ -161,6 +163,7 @@ impl Default for SyncSettings {
             stock_debounce: Duration::from_secs(2),
             price_debounce: Duration::from_secs(2),
             order_overlap: TimeDelta::minutes(10),
+            products_overlap: TimeDelta::minutes(10),
             initial_import_window: TimeDelta::days(7),
             orders_page_size: 100,
             interval_override: None,

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -28,8 +29,12 @@ pub struct Supervisor {
     ledger: Addr<WarehouseLedger>,
     settings: Arc<SyncSettings>,
     running: HashMap<IntegrationId, Running>,
-    /// Actors that stopped on a fatal error: name and restarts so far.
+    /// Actors that stopped on a fatal error: name and consecutive restarts so far.
     restarting: HashMap<IntegrationId, (String, u32)>,
+    /// Actors restarted lately: consecutive restarts and when the latest one happened. An actor
+    /// that fails again soon after a restart waits longer; one that ran for the longest backoff
+    /// counts as recovered.
+    restarted: HashMap<IntegrationId, (u32, Instant)>,
     deleting: HashSet<IntegrationId>,
     incarnations: u64,
     started_at: DateTime<Utc>,
@@ -45,6 +50,7 @@ impl Supervisor {
             settings,
             running: HashMap::new(),
             restarting: HashMap::new(),
+            restarted: HashMap::new(),
             deleting: HashSet::new(),
             incarnations: 0,
             started_at: Utc::now(),
@@ -209,7 +215,16 @@ impl Handler<IntegrationStopped> for Supervisor {
         let reason = msg
             .fatal
             .unwrap_or_else(|| "the actor stopped unexpectedly".to_owned());
-        let entry = self.restarting.entry(msg.id).or_insert((name.clone(), 0));
+        let recovered_after = self.settings.restart_backoff_max;
+        let earlier = self
+            .restarted
+            .remove(&msg.id)
+            .filter(|(_, at)| at.elapsed() < recovered_after)
+            .map_or(0, |(restarts, _)| restarts);
+        let entry = self
+            .restarting
+            .entry(msg.id)
+            .or_insert((name.clone(), earlier));
         entry.1 = entry.1.saturating_add(1);
         let attempt = entry.1;
         let delay = backoff(
@@ -222,8 +237,8 @@ impl Handler<IntegrationStopped> for Supervisor {
         if let Ok(error) = ErrorLog::new(
             msg.id,
             &format!(
-                "integration actor stopped on a fatal error; restart {attempt} in {} s",
-                delay.as_secs()
+                "integration actor stopped on a fatal error; restart {attempt} in {:.1} s",
+                delay.as_secs_f64()
             ),
             Some(&reason),
             Some(SyncType::System),
@@ -249,7 +264,9 @@ impl Handler<IntegrationStopped> for Supervisor {
             }
             match act.start_actor(ctx, id) {
                 Ok(()) => {
-                    act.restarting.remove(&id);
+                    if let Some((_, restarts)) = act.restarting.remove(&id) {
+                        act.restarted.insert(id, (restarts, Instant::now()));
+                    }
                     tracing::info!(integration = %id, "integration actor restarted");
                 }
                 Err(ActorError::NotFound(_)) => {
@@ -381,6 +398,7 @@ impl Handler<DeleteIntegration> for Supervisor {
                 if result.is_ok() {
                     act.running.remove(&id);
                     act.restarting.remove(&id);
+                    act.restarted.remove(&id);
                     tracing::info!(integration = %id, "integration deleted");
                 }
                 result
@@ -501,3 +519,7 @@ impl Handler<Shutdown> for Supervisor {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "supervisor_tests.rs"]
+mod tests;

@@ -475,6 +475,20 @@ impl SimHandle {
         Ok(())
     }
 
+    /// Renames a product as the shop admin would (an `edit` in the product change feed).
+    pub fn rename_product(&self, guid: &str, name: &str) -> Result<(), SimError> {
+        let now = self.shared.now();
+        self.shared.shop().rename_product(guid, name, now)?;
+        Ok(())
+    }
+
+    /// Deletes a product and its variants (a `delete` in the product change feed).
+    pub fn delete_product(&self, guid: &str) -> Result<(), SimError> {
+        let now = self.shared.now();
+        self.shared.shop().delete_product(guid, now)?;
+        Ok(())
+    }
+
     /// Sets an order's status as the shop admin would.
     pub fn set_order_status(&self, code: &str, status_id: i64) -> Result<(), SimError> {
         let now = self.shared.now();

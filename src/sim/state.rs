@@ -810,6 +810,64 @@ impl Shop {
         self.products.push(product);
     }
 
+    /// Renames a product as the shop admin would; records an `edit` change.
+    pub fn rename_product(
+        &mut self,
+        guid: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ShopError> {
+        let idx = *self
+            .product_by_guid
+            .get(guid)
+            .ok_or_else(|| ShopError::ProductNotFound(guid.to_string()))?;
+        let product = self
+            .products
+            .get_mut(idx)
+            .ok_or_else(|| ShopError::ProductNotFound(guid.to_string()))?;
+        product.name = name.to_string();
+        product.change_time = trunc(now);
+        self.product_changes.insert(
+            guid.to_string(),
+            Change {
+                time: trunc(now),
+                kind: ChangeKind::Edit,
+            },
+        );
+        Ok(())
+    }
+
+    /// Deletes a product with its variants and their stock; records a `delete` change.
+    pub fn delete_product(&mut self, guid: &str, now: DateTime<Utc>) -> Result<(), ShopError> {
+        let idx = *self
+            .product_by_guid
+            .get(guid)
+            .ok_or_else(|| ShopError::ProductNotFound(guid.to_string()))?;
+        let product = self.products.remove(idx);
+        for v in &product.variants {
+            self.levels.retain(|(_, code), _| code != &v.code);
+        }
+        // Indices after the removed product moved: rebuild the lookups.
+        self.product_by_guid.clear();
+        self.product_by_code.clear();
+        self.variant_by_code.clear();
+        for (pi, p) in self.products.iter().enumerate() {
+            self.product_by_guid.insert(p.guid.clone(), pi);
+            self.product_by_code.insert(p.code.clone(), pi);
+            for (vi, v) in p.variants.iter().enumerate() {
+                self.variant_by_code.insert(v.code.clone(), (pi, vi));
+            }
+        }
+        self.product_changes.insert(
+            guid.to_string(),
+            Change {
+                time: trunc(now),
+                kind: ChangeKind::Delete,
+            },
+        );
+        Ok(())
+    }
+
     /// Status definition by id.
     pub fn status(&self, id: i64) -> Option<&OrderStatusDef> {
         self.statuses.iter().find(|s| s.id == id)

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use actix::prelude::*;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::{StreamExt, stream};
 use rust_decimal::Decimal;
 use tracing::Instrument;
@@ -117,6 +117,94 @@ async fn fetch_orders_page(
     })
 }
 
+/// How long the shop keeps the product change feed.
+pub(super) const PRODUCT_FEED_HORIZON: TimeDelta = TimeDelta::days(30);
+
+/// What one products run read from the shop.
+#[derive(Debug, Default)]
+pub(super) struct ProductsRead {
+    /// The whole catalogue was read (not the change feed).
+    full: bool,
+    details: Vec<ProductDetail>,
+    /// GUIDs whose detail was read.
+    read: HashSet<String>,
+    /// GUIDs deleted in the shop (the feed says so, or the detail is gone).
+    deleted: HashSet<String>,
+    /// GUIDs whose detail could not be read, with the reason.
+    errors: Vec<(String, String)>,
+    /// Newest change time in the feed.
+    newest: Option<DateTime<Utc>>,
+}
+
+/// Reads the whole catalogue (`from` = `None`) or the products changed since `from`, and the
+/// details of every product to (re)read, three at a time.
+async fn fetch_products(
+    client: crate::shoptet::ShoptetClient,
+    from: Option<DateTime<Utc>>,
+) -> Result<ProductsRead, ShoptetError> {
+    let mut read = ProductsRead {
+        full: from.is_none(),
+        ..ProductsRead::default()
+    };
+    let guids: Vec<String> = match from {
+        None => client
+            .all_products()
+            .await?
+            .into_iter()
+            .map(|h| h.guid)
+            .collect(),
+        Some(from) => {
+            // The feed keeps the last change per product; pages may still repeat one.
+            let mut last: HashMap<String, (DateTime<Utc>, bool)> = HashMap::new();
+            for change in client.all_product_changes(from).await? {
+                read.newest = read.newest.max(Some(change.change_time));
+                let entry = last
+                    .entry(change.guid)
+                    .or_insert((change.change_time, change.change_type.is_delete()));
+                if change.change_time >= entry.0 {
+                    *entry = (change.change_time, change.change_type.is_delete());
+                }
+            }
+            let mut edited = Vec::new();
+            for (guid, (_, deleted)) in last {
+                if deleted {
+                    read.deleted.insert(guid);
+                } else {
+                    edited.push(guid);
+                }
+            }
+            edited.sort();
+            edited
+        }
+    };
+    let results: Vec<(String, Result<ProductDetail, ShoptetError>)> = stream::iter(guids)
+        .map(|guid| {
+            let client = client.clone();
+            async move {
+                let result = client.product_detail(&guid).await;
+                (guid, result)
+            }
+        })
+        .buffered(DETAIL_CONCURRENCY)
+        .collect()
+        .await;
+    for (guid, result) in results {
+        match result {
+            Ok(detail) => {
+                read.read.insert(guid);
+                read.details.push(detail);
+            }
+            // Deleted between the list (or feed) and the detail: gone.
+            Err(ShoptetError::NotFound { .. }) => {
+                read.deleted.insert(guid);
+            }
+            Err(err) if err.is_transient() || err.needs_operator() => return Err(err),
+            Err(err) => read.errors.push((guid, err.to_string())),
+        }
+    }
+    Ok(read)
+}
+
 impl IntegrationActor {
     /// A run that cannot start (no client): it ends Failed at once, through the normal path.
     pub(super) fn fail_now(
@@ -215,6 +303,7 @@ impl IntegrationActor {
                     errors: run.errors,
                     failed: Some(FailedRun::from_shop(&err)),
                     notes: None,
+                    quiet: false,
                 };
                 self.finish(ctx, SyncKind::Orders, end, Changeset::new());
                 return;
@@ -281,6 +370,7 @@ impl IntegrationActor {
             errors: run.errors,
             failed: None,
             notes: Some(notes),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Orders, end, changeset);
     }
@@ -328,14 +418,27 @@ impl IntegrationActor {
             );
             return;
         }
+        // Goods we shipped whose claim the shop had not resolved, now resolved by someone else
+        // (the shop admin, with automatic status updates off): see `shop_resolved_claim`.
+        let resolved_by_shop = claim_resolved
+            && existing.status.has_shipped()
+            && !existing
+                .shop_status_id
+                .is_some_and(|s| self.sync.claim_resolving.contains(&s));
         match import(Some(existing), incoming, self.id, now) {
             Ok(ImportOutcome::Unchanged) => {}
             Ok(ImportOutcome::Refreshed(order) | ImportOutcome::New(order)) => {
+                if resolved_by_shop {
+                    self.shop_resolved_claim(&order, changeset);
+                }
                 changeset.put_order(&order);
                 self.orders.insert(code, order);
                 run.records += 1;
             }
             Ok(ImportOutcome::Conflict(order)) => {
+                if resolved_by_shop {
+                    self.shop_resolved_claim(&order, changeset);
+                }
                 tracing::warn!(store = %self.integration.name, order = %code, "order conflict detected");
                 if let Some(entry) = self.error_entry(
                     ORDER_CONFLICT_REASON,
@@ -353,6 +456,33 @@ impl IntegrationActor {
                 run.conflicts += 1;
             }
             Err(err) => self.record_order_error(&code, &err.to_string(), changeset, run),
+        }
+    }
+
+    /// The shop resolved the stock claim of an order we shipped without our status push having
+    /// done it (automatic status updates off, or an operator was faster). Its physical stock
+    /// just fell by the shipped quantities, below our last push: forget the acknowledged
+    /// figures of those codes so the next push re-sends the exact one, and stop compensating
+    /// for a claim the shop no longer holds.
+    fn shop_resolved_claim(&mut self, order: &crate::domain::Order, changeset: &mut Changeset) {
+        let seqs: Vec<u64> = self
+            .outbox
+            .values()
+            .filter(|e| e.order_code == order.code)
+            .map(|e| e.seq)
+            .collect();
+        for seq in seqs {
+            self.fresh_claims.remove(&seq);
+        }
+        let mut forgot = false;
+        for (code, _) in order.items.iter().filter_map(|i| i.physical_quantity()) {
+            forgot |= self.sync.pushed.remove(code).is_some();
+        }
+        if forgot {
+            changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
+            if self.integration.auto_inventory_sync {
+                self.kinds.entry(SyncKind::Inventory).or_default().pending = true;
+            }
         }
     }
 
@@ -673,6 +803,7 @@ impl IntegrationActor {
                 "{applied} stock levels pushed in {} requests",
                 report.requests
             )),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Inventory, end, changeset);
     }
@@ -768,6 +899,7 @@ impl IntegrationActor {
                 "{} stock levels read back, {found_any} discrepancies corrected",
                 supplies.len()
             )),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Discrepancies, end, changeset);
     }
@@ -775,6 +907,15 @@ impl IntegrationActor {
     // -----------------------------------------------------------------------------------------
     // Products
     // -----------------------------------------------------------------------------------------
+
+    /// Where a products run reads from: the change feed after the cursor, or (first run, or a
+    /// cursor the feed no longer covers) the whole catalogue.
+    fn products_from(&self, started_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let cursor = self.sync.products_cursor?;
+        // The feed keeps 30 days; stay a day inside it (the shop's clock is not ours).
+        let usable = PRODUCT_FEED_HORIZON - TimeDelta::days(1);
+        (started_at - cursor < usable).then_some(cursor)
+    }
 
     pub(super) fn start_products(
         &mut self,
@@ -785,35 +926,9 @@ impl IntegrationActor {
             Ok(client) => client,
             Err(err) => return self.fail_now(ctx, SyncKind::Products, started_at, err),
         };
+        let from = self.products_from(started_at);
         let span = self.span(SyncKind::Products);
-        let fut = async move {
-            let heads = client.all_products().await?;
-            let results: Vec<(String, Result<ProductDetail, ShoptetError>)> =
-                stream::iter(heads.into_iter().map(|h| h.guid))
-                    .map(|guid| {
-                        let client = client.clone();
-                        async move {
-                            let result = client.product_detail(&guid).await;
-                            (guid, result)
-                        }
-                    })
-                    .buffered(DETAIL_CONCURRENCY)
-                    .collect()
-                    .await;
-            let mut details = Vec::new();
-            let mut errors = Vec::new();
-            for (guid, result) in results {
-                match result {
-                    Ok(detail) => details.push(detail),
-                    // Deleted between the list and the detail: simply gone.
-                    Err(ShoptetError::NotFound { .. }) => {}
-                    Err(err) if err.is_transient() || err.needs_operator() => return Err(err),
-                    Err(err) => errors.push((guid, err.to_string())),
-                }
-            }
-            Ok((details, errors))
-        }
-        .instrument(span);
+        let fut = fetch_products(client, from).instrument(span);
         Some(
             ctx.spawn(
                 fut.into_actor(self)
@@ -822,15 +937,14 @@ impl IntegrationActor {
         )
     }
 
-    #[allow(clippy::type_complexity)]
     fn apply_products(
         &mut self,
         ctx: &mut Context<Self>,
         started_at: DateTime<Utc>,
-        result: Result<(Vec<ProductDetail>, Vec<(String, String)>), ShoptetError>,
+        result: Result<ProductsRead, ShoptetError>,
     ) {
-        let (details, read_errors) = match result {
-            Ok(value) => value,
+        let read = match result {
+            Ok(read) => read,
             Err(err) => {
                 let end = RunEnd {
                     started_at,
@@ -845,8 +959,8 @@ impl IntegrationActor {
         let mut changeset = Changeset::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut records = 0u64;
-        let mut errors = read_errors.len() as u64;
-        let variants: Vec<ShopVariant> = details.iter().flat_map(shop_variants).collect();
+        let mut errors = read.errors.len() as u64;
+        let variants: Vec<ShopVariant> = read.details.iter().flat_map(shop_variants).collect();
         for variant in variants {
             seen.insert(variant.code.clone());
             let queued = self.sync.price_queue.contains(&variant.code);
@@ -901,18 +1015,30 @@ impl IntegrationActor {
                 },
             }
         }
-        // Gone from the shop: inactive, never deleted (orders and history refer to them). Only
-        // decided after a complete read, or a failed detail would look like a deletion.
-        if read_errors.is_empty() {
-            for product in self.products.values_mut() {
-                if product.active && !seen.contains(&product.code) {
-                    product.active = false;
-                    changeset.put_product(product);
-                    records += 1;
-                }
+        // Gone from the shop: inactive, never deleted (orders and history refer to them).
+        let gone = |product: &Product| -> bool {
+            if read.full {
+                // Only decided after a complete read, or a failed detail would look like a
+                // deletion.
+                read.errors.is_empty() && !seen.contains(&product.code)
+            } else {
+                // A deleted product, or a variant no longer listed by its re-read product.
+                product.shop_product_guid.as_ref().is_some_and(|guid| {
+                    read.deleted.contains(guid)
+                        || (read.read.contains(guid) && !seen.contains(&product.code))
+                })
+            }
+        };
+        let mut deactivated = 0u64;
+        for product in self.products.values_mut() {
+            if product.active && gone(product) {
+                product.active = false;
+                changeset.put_product(product);
+                records += 1;
+                deactivated += 1;
             }
         }
-        for (guid, error) in &read_errors {
+        for (guid, error) in &read.errors {
             if let Some(entry) = self.error_entry(
                 &format!("product {guid} could not be read from Shoptet"),
                 Some(error),
@@ -922,12 +1048,42 @@ impl IntegrationActor {
                 changeset.put_error(&entry);
             }
         }
+        // The cursor moves only after a complete read, and with the products in one commit:
+        // never past the run's start nor the newest change seen, moved back by the overlap.
+        if read.errors.is_empty() {
+            let basis = match (read.full, read.newest) {
+                (false, Some(newest)) => newest.min(started_at),
+                _ => started_at,
+            };
+            let mut cursor = basis - self.settings.products_overlap;
+            if !read.full
+                && let Some(old) = self.sync.products_cursor
+            {
+                cursor = cursor.max(old);
+            }
+            self.sync.products_cursor = Some(cursor);
+            changeset.put_meta(self.id, meta::PRODUCTS_CURSOR, &cursor);
+        }
+        let notes = if read.full {
+            format!(
+                "full catalogue pull: {} variants in the shop, {deactivated} gone",
+                seen.len()
+            )
+        } else {
+            format!(
+                "{} changed products read ({} variants), {} deleted in the shop, {deactivated} variants gone",
+                read.read.len(),
+                seen.len(),
+                read.deleted.len()
+            )
+        };
         let end = RunEnd {
             started_at,
             records,
             errors,
             failed: None,
-            notes: Some(format!("{} products in the shop", seen.len())),
+            notes: Some(notes),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Products, end, changeset);
         // New products may need stock.
@@ -1071,6 +1227,7 @@ impl IntegrationActor {
             errors,
             failed: None,
             notes: Some(format!("{pushed} prices pushed to price list {pricelist}")),
+            quiet: false,
         };
         if !self.sync.price_queue.is_empty() {
             self.kinds.entry(SyncKind::Prices).or_default().pending = true;

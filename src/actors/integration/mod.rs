@@ -37,6 +37,8 @@ use crate::store::{Changeset, IntegrationState, Store};
 pub(crate) mod meta {
     /// Orders change-feed cursor (shop time).
     pub const ORDERS_CURSOR: &str = "orders.cursor";
+    /// Products change-feed cursor (shop time); absent until the first full catalogue pull.
+    pub const PRODUCTS_CURSOR: &str = "products.cursor";
     /// Physical stock per code last acknowledged by the shop.
     pub const PUSHED_STOCK: &str = "inventory.pushed";
     /// Codes whose price waits for the price push.
@@ -53,6 +55,7 @@ pub(crate) mod meta {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct SyncState {
     pub orders_cursor: Option<DateTime<Utc>>,
+    pub products_cursor: Option<DateTime<Utc>>,
     pub pushed: BTreeMap<String, Decimal>,
     pub price_queue: BTreeSet<String>,
     pub claim_resolving: Vec<i64>,
@@ -69,6 +72,8 @@ struct KindState {
     waiters: Vec<oneshot::Sender<Result<SyncReport, ActorError>>>,
     /// Run again as soon as it is not running and not blocked.
     pending: bool,
+    /// The next (or current) run was asked for with `force`.
+    forced: bool,
 }
 
 /// What a finished run reports back to the actor.
@@ -79,6 +84,8 @@ pub(crate) struct RunEnd {
     pub errors: u64,
     pub failed: Option<FailedRun>,
     pub notes: Option<String>,
+    /// Nothing was done and nobody forced the run: no sync log entry (the log shows work).
+    pub quiet: bool,
 }
 
 /// Why a run failed as a whole.
@@ -140,6 +147,7 @@ impl IntegrationActor {
         let meta = &state.meta;
         let sync = SyncState {
             orders_cursor: meta.get(meta::ORDERS_CURSOR)?,
+            products_cursor: meta.get(meta::PRODUCTS_CURSOR)?,
             pushed: meta.get(meta::PUSHED_STOCK)?.unwrap_or_default(),
             price_queue: meta.get(meta::PRICE_QUEUE)?.unwrap_or_default(),
             claim_resolving: meta.get(meta::CLAIM_RESOLVING)?.unwrap_or_default(),
@@ -449,6 +457,21 @@ impl Handler<StockChanged> for IntegrationActor {
             let debounce = self.settings.stock_debounce;
             self.schedule(ctx, SyncKind::Inventory, debounce);
         }
+    }
+}
+
+/// Test hook: makes the actor stop as on a failed store commit (memory discarded, the
+/// supervisor restarts it from disk).
+#[cfg(test)]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct InjectFatal(pub String);
+
+#[cfg(test)]
+impl Handler<InjectFatal> for IntegrationActor {
+    type Result = ();
+    fn handle(&mut self, InjectFatal(reason): InjectFatal, ctx: &mut Self::Context) {
+        self.fatal(ctx, reason);
     }
 }
 

@@ -149,6 +149,14 @@ impl IntegrationActor {
                             }
                         }
                     }
+                    // The shop now shows this status: a later read of the order must not take
+                    // our own push for a change made in the shop.
+                    if let crate::domain::OutboxAction::SetStatus { status_id } = entry.action
+                        && let Some(order) = self.orders.get_mut(&entry.order_code)
+                    {
+                        order.shop_status_id = Some(status_id);
+                        changeset.put_order(order);
+                    }
                     tracing::debug!(order = %entry.order_code, seq, "status push acknowledged");
                 }
                 Err(err) => {
@@ -208,6 +216,7 @@ impl IntegrationActor {
                 needs_operator: false,
             }),
             notes: Some(format!("{sent} status pushes sent, {failures} failed")),
+            quiet: false,
         };
         self.finish(ctx, SyncKind::Outbox, end, changeset);
     }

@@ -134,10 +134,13 @@ impl IntegrationActor {
                 state.started_at = Some(started_at);
             }
             None => {
-                // Nothing to do (e.g. no outbox entry due): answer waiters at once.
+                // Nothing to do (e.g. no outbox entry due, no price queued): answer waiters at
+                // once. An empty price push is logged only when someone forced it.
+                let quiet = kind == SyncKind::Prices && !state.forced;
                 let end = RunEnd {
                     started_at,
                     notes: Some("nothing to do".into()),
+                    quiet,
                     ..RunEnd::default()
                 };
                 self.finish(ctx, kind, end, Changeset::new());
@@ -163,6 +166,7 @@ impl IntegrationActor {
         let state = self.kinds.entry(kind).or_default();
         state.running = None;
         state.started_at = None;
+        state.forced = false;
         let waiters = std::mem::take(&mut state.waiters);
         let failed = end.failed.clone();
         state.failures = if failed.is_some() {
@@ -196,7 +200,7 @@ impl IntegrationActor {
             (None, _) => SyncStatus::CompletedWithErrors,
         };
         // The outbox is a queue, not a sync: its runs are not logged (entries carry their state).
-        if kind != SyncKind::Outbox {
+        if kind != SyncKind::Outbox && !end.quiet {
             match self.integration.record_sync(run) {
                 Ok(log) => {
                     changeset.put_integration(&self.integration);
@@ -238,7 +242,7 @@ impl IntegrationActor {
             status,
             records: end.records,
             errors: end.errors + u64::from(failed.is_some()),
-            performed: true,
+            performed: !end.quiet,
             started_at: end.started_at,
             finished_at: now.max(end.started_at),
             message: notes.unwrap_or_else(|| format!("{kind} sync finished")),
@@ -375,22 +379,13 @@ impl Handler<RunSync> for IntegrationActor {
         if !msg.force
             && let Err(reason) = self.due(kind)
         {
-            let now = Utc::now();
-            let report = SyncReport {
-                kind,
-                sync_type: kind.sync_type(),
-                status: SyncStatus::Completed,
-                records: 0,
-                errors: 0,
-                performed: false,
-                started_at: now,
-                finished_at: now,
-                message: reason,
-            };
+            let report = skipped(kind, reason);
             return Box::pin(async move { Ok(report) });
         }
         let (tx, rx) = oneshot::channel();
-        self.kinds.entry(kind).or_default().waiters.push(tx);
+        let state = self.kinds.entry(kind).or_default();
+        state.waiters.push(tx);
+        state.forced |= msg.force;
         self.try_start(ctx, kind);
         let name = self.name().to_owned();
         Box::pin(async move {
@@ -403,17 +398,55 @@ impl Handler<RunSync> for IntegrationActor {
     }
 }
 
-/// Joins a run of `kind`: starts it, or waits for the one in flight (used by the full sync).
+/// A report for a run that was not due and not forced (nothing was done).
+fn skipped(kind: SyncKind, reason: String) -> SyncReport {
+    let now = Utc::now();
+    SyncReport {
+        kind,
+        sync_type: kind.sync_type(),
+        status: SyncStatus::Completed,
+        records: 0,
+        errors: 0,
+        performed: false,
+        started_at: now,
+        finished_at: now,
+        message: reason,
+    }
+}
+
+/// Joins a run of `kind` for the full sync: waits for the one in flight, or starts one — unless
+/// it is not forced and the kind is switched off or not due.
 #[derive(Message)]
 #[rtype(result = "Result<SyncReport, ActorError>")]
-pub(super) struct JoinSync(pub SyncKind);
+pub(super) struct JoinSync {
+    kind: SyncKind,
+    force: bool,
+}
 
 impl Handler<JoinSync> for IntegrationActor {
     type Result = ResponseFuture<Result<SyncReport, ActorError>>;
-    fn handle(&mut self, JoinSync(kind): JoinSync, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(
+        &mut self,
+        JoinSync { kind, force }: JoinSync,
+        ctx: &mut Self::Context,
+    ) -> Self::Result {
+        if self.stopping {
+            let err = ActorError::Unavailable(format!("integration '{}' is stopping", self.name()));
+            return Box::pin(async move { Err(err) });
+        }
+        let running = self.is_running(kind);
+        if !force
+            && !running
+            && let Err(reason) = self.due(kind)
+        {
+            let report = skipped(kind, reason);
+            return Box::pin(async move { Ok(report) });
+        }
         let (tx, rx) = oneshot::channel();
-        self.kinds.entry(kind).or_default().waiters.push(tx);
-        if !self.is_running(kind) {
+        let state = self.kinds.entry(kind).or_default();
+        state.waiters.push(tx);
+        state.forced |= force;
+        if !running {
             self.try_start(ctx, kind);
         }
         Box::pin(async move {
@@ -433,18 +466,13 @@ impl Handler<RunFullSync> for IntegrationActor {
             ));
             return Box::pin(async move { Err(err) });
         }
-        let _ = msg.force;
+        let force = msg.force;
         let addr = ctx.address();
         Box::pin(async move {
             let mut reports = Vec::new();
-            for kind in [
-                SyncKind::Products,
-                SyncKind::Orders,
-                SyncKind::Inventory,
-                SyncKind::Prices,
-            ] {
+            for kind in SyncKind::FULL_SYNC {
                 let report = addr
-                    .send(JoinSync(kind))
+                    .send(JoinSync { kind, force })
                     .await
                     .map_err(|err| ActorError::Unavailable(err.to_string()))??;
                 reports.push(report);
