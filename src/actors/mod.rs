@@ -155,6 +155,9 @@ pub struct SyncSettings {
     pub sync_timeout: Duration,
     /// How long shutdown waits for each actor to finish its in-flight work.
     pub shutdown_timeout: Duration,
+    /// A store whose shop cannot be reached for this long logs an error (journald priority 3),
+    /// and again every this long while the outage lasts; shorter outages log warnings.
+    pub unreachable_alert_after: Duration,
 }
 
 impl Default for SyncSettings {
@@ -182,6 +185,7 @@ impl Default for SyncSettings {
             request_timeout: Duration::from_secs(120),
             sync_timeout: Duration::from_secs(60 * 60),
             shutdown_timeout: Duration::from_secs(30),
+            unreachable_alert_after: Duration::from_secs(60 * 60),
         }
     }
 }

@@ -232,7 +232,14 @@ impl Handler<IntegrationStopped> for Supervisor {
             self.settings.restart_backoff_max,
             attempt,
         );
-        tracing::error!(store = %name, %reason, attempt, delay_ms = delay.as_millis() as u64, "integration actor down; restarting with backoff");
+        tracing::error!(
+            store = %name,
+            sync_type = "system",
+            %reason,
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            "integration actor down; restarting with backoff"
+        );
         // The actor is down, so the supervisor may write to its error log.
         if let Ok(error) = ErrorLog::new(
             msg.id,
@@ -264,10 +271,10 @@ impl Handler<IntegrationStopped> for Supervisor {
             }
             match act.start_actor(ctx, id) {
                 Ok(()) => {
-                    if let Some((_, restarts)) = act.restarting.remove(&id) {
+                    if let Some((name, restarts)) = act.restarting.remove(&id) {
                         act.restarted.insert(id, (restarts, Instant::now()));
+                        tracing::info!(store = %name, sync_type = "system", "integration actor restarted");
                     }
-                    tracing::info!(integration = %id, "integration actor restarted");
                 }
                 Err(ActorError::NotFound(_)) => {
                     act.restarting.remove(&id);
@@ -378,6 +385,12 @@ impl Handler<DeleteIntegration> for Supervisor {
             ))));
         }
         let addr = self.running.get(&id).map(|r| r.addr.clone());
+        let name = self
+            .running
+            .get(&id)
+            .map(|r| r.name.clone())
+            .or_else(|| self.restarting.get(&id).map(|(name, _)| name.clone()))
+            .unwrap_or_else(|| id.to_string());
         let store = self.store.clone();
         let ledger = self.ledger.clone();
         let timeout = self.settings.shutdown_timeout;
@@ -399,7 +412,7 @@ impl Handler<DeleteIntegration> for Supervisor {
                     act.running.remove(&id);
                     act.restarting.remove(&id);
                     act.restarted.remove(&id);
-                    tracing::info!(integration = %id, "integration deleted");
+                    tracing::info!(store = %name, sync_type = "system", "integration deleted");
                 }
                 result
             }),

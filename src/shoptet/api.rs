@@ -349,8 +349,8 @@ impl ShoptetClient {
         let envelope: Option<Envelope<OrderData>> = serde_json::from_slice(&reply.body)
             .map_err(|err| {
                 tracing::warn!(
-                    order = code,
-                    request_id = reply.request_id.as_deref().unwrap_or("-"),
+                    order_code = code,
+                    request_id = reply.request_id.as_deref(),
                     error = %err,
                     "status changed but the echoed order could not be read"
                 );
@@ -472,7 +472,7 @@ impl ShoptetClient {
             tracing::warn!(
                 operation = op,
                 failed = failures.len(),
-                request_id = report.request_ids.last().map(String::as_str).unwrap_or("-"),
+                request_id = report.request_ids.last().map(String::as_str),
                 "Shoptet rejected some rows of a batch write"
             );
         }

@@ -464,7 +464,7 @@ impl ShoptetClient {
                         tracing::warn!(
                             operation = call.op,
                             path = %call.path,
-                            request_id = request_id.as_deref().unwrap_or("-"),
+                            request_id = request_id.as_deref(),
                             error_code = %first_code,
                             "Shoptet refused the API access token; renewing it and retrying once"
                         );
@@ -601,8 +601,8 @@ impl ShoptetClient {
             operation = call.op,
             method = %call.method,
             path = %call.path,
-            status = status.unwrap_or(0),
-            request_id = request_id.unwrap_or("-"),
+            status,
+            request_id,
             attempt,
             wait_ms = millis(wait),
             reason,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use chrono::Utc;
 use futures::FutureExt;
+use tracing::Instrument;
 
 use super::{IntegrationActor, meta};
 use crate::actors::ActorError;
@@ -533,6 +534,7 @@ impl Handler<Activate> for IntegrationActor {
         self.activating = true;
         let mapping = self.integration.status_mapping;
         let name = self.integration.name.clone();
+        let span = tracing::error_span!("activate", store = %name, sync_type = "system");
         let check = async move {
             let refused = |err: crate::shoptet::ShoptetError| {
                 ActorError::Shop(format!(
@@ -577,6 +579,7 @@ impl Handler<Activate> for IntegrationActor {
                 claim_resolving,
             })
         }
+        .instrument(span)
         .boxed_local();
         Box::pin(check.into_actor(self).then(|result, act, ctx| {
             act.activating = false;

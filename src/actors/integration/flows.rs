@@ -218,19 +218,22 @@ impl IntegrationActor {
         Some(ctx.spawn(fut::ready(()).map(move |_, act: &mut Self, ctx| {
             let end = RunEnd {
                 started_at,
-                failed: Some(FailedRun {
-                    message,
-                    outage: false,
-                    needs_operator: false,
-                }),
+                failed: Some(FailedRun::local(message)),
                 ..RunEnd::default()
             };
             act.finish(ctx, kind, end, Changeset::new());
         })))
     }
 
-    fn span(&self, kind: SyncKind) -> tracing::Span {
-        tracing::info_span!("sync", store = %self.integration.name, sync_type = %kind)
+    /// The span of a run's network work: every line inside (the client's retries too) carries
+    /// the store and sync type. Error level, so a `warn` filter keeps the fields.
+    pub(super) fn span(&self, kind: SyncKind) -> tracing::Span {
+        tracing::error_span!(
+            "sync",
+            store = %self.integration.name,
+            sync_type = super::sync_type_field(kind),
+            run = kind.as_str()
+        )
     }
 
     // -----------------------------------------------------------------------------------------
@@ -304,6 +307,7 @@ impl IntegrationActor {
                     failed: Some(FailedRun::from_shop(&err)),
                     notes: None,
                     quiet: false,
+                    reached_shop: false,
                 };
                 self.finish(ctx, SyncKind::Orders, end, Changeset::new());
                 return;
@@ -371,6 +375,7 @@ impl IntegrationActor {
             failed: None,
             notes: Some(notes),
             quiet: false,
+            reached_shop: true,
         };
         self.finish(ctx, SyncKind::Orders, end, changeset);
     }
@@ -439,7 +444,13 @@ impl IntegrationActor {
                 if resolved_by_shop {
                     self.shop_resolved_claim(&order, changeset);
                 }
-                tracing::warn!(store = %self.integration.name, order = %code, "order conflict detected");
+                tracing::error!(
+                    store = %self.integration.name,
+                    sync_type = "orders",
+                    order_code = %code,
+                    "order {code} changed in the shop after import: `shoptetctl orders resolve {} {code} --accept-shop` or `--keep-ours`",
+                    self.integration.name
+                );
                 if let Some(entry) = self.error_entry(
                     ORDER_CONFLICT_REASON,
                     Some(&format!(
@@ -703,11 +714,7 @@ impl IntegrationActor {
                 return;
             }
             Err(err) => {
-                let end = failed_end(FailedRun {
-                    message: err.to_string(),
-                    outage: false,
-                    needs_operator: false,
-                });
+                let end = failed_end(FailedRun::local(err.to_string()));
                 self.finish(ctx, SyncKind::Inventory, end, Changeset::new());
                 return;
             }
@@ -804,6 +811,7 @@ impl IntegrationActor {
                 report.requests
             )),
             quiet: false,
+            reached_shop: true,
         };
         self.finish(ctx, SyncKind::Inventory, end, changeset);
     }
@@ -873,12 +881,13 @@ impl IntegrationActor {
                 continue;
             }
             found_any += 1;
-            tracing::warn!(
+            tracing::error!(
                 store = %self.integration.name,
+                sync_type = "inventory",
                 code = %code,
                 %expected,
                 %found,
-                "inventory discrepancy detected"
+                "inventory discrepancy: the shop shows {found} of {code}, we pushed {expected}; ours is pushed again (find out who edits stock in the shop admin)"
             );
             changeset.put_error(&ErrorLog::inventory_discrepancy(
                 self.id, &code, expected, found, now,
@@ -900,6 +909,7 @@ impl IntegrationActor {
                 supplies.len()
             )),
             quiet: false,
+            reached_shop: true,
         };
         self.finish(ctx, SyncKind::Discrepancies, end, changeset);
     }
@@ -988,7 +998,13 @@ impl IntegrationActor {
                         }
                         Err(err) => {
                             errors += 1;
-                            tracing::warn!(code = %variant.code, error = %err, "shop product refused");
+                            tracing::warn!(
+                                store = %self.integration.name,
+                                sync_type = "products",
+                                code = %variant.code,
+                                error = %err,
+                                "shop product refused"
+                            );
                         }
                     }
                 }
@@ -1010,7 +1026,13 @@ impl IntegrationActor {
                     }
                     Err(err) => {
                         errors += 1;
-                        tracing::warn!(code = %variant.code, error = %err, "shop product refused");
+                        tracing::warn!(
+                            store = %self.integration.name,
+                            sync_type = "products",
+                            code = %variant.code,
+                            error = %err,
+                            "shop product refused"
+                        );
                     }
                 },
             }
@@ -1084,6 +1106,7 @@ impl IntegrationActor {
             failed: None,
             notes: Some(notes),
             quiet: false,
+            reached_shop: true,
         };
         self.finish(ctx, SyncKind::Products, end, changeset);
         // New products may need stock.
@@ -1208,7 +1231,13 @@ impl IntegrationActor {
                         }
                     }
                 }
-                Err(err) => tracing::warn!(code = %code, error = %err, "price history unreadable"),
+                Err(err) => tracing::warn!(
+                    store = %self.integration.name,
+                    sync_type = "prices",
+                    code = %code,
+                    error = %err,
+                    "price history unreadable"
+                ),
             }
         }
         // Codes queued without a product (deleted): drop them.
@@ -1228,6 +1257,7 @@ impl IntegrationActor {
             failed: None,
             notes: Some(format!("{pushed} prices pushed to price list {pricelist}")),
             quiet: false,
+            reached_shop: true,
         };
         if !self.sync.price_queue.is_empty() {
             self.kinds.entry(SyncKind::Prices).or_default().pending = true;

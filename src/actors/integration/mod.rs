@@ -11,6 +11,7 @@ pub(crate) use commands::apply_update;
 mod flows;
 mod outbox;
 mod queries;
+mod reachability;
 mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -32,6 +33,7 @@ use crate::domain::{
 };
 use crate::shoptet::{ClientConfig, ShoptetClient};
 use crate::store::{Changeset, IntegrationState, Store};
+use reachability::{Contact, Reachability};
 
 /// Meta names of the persisted sync state.
 pub(crate) mod meta {
@@ -86,6 +88,9 @@ pub(crate) struct RunEnd {
     pub notes: Option<String>,
     /// Nothing was done and nobody forced the run: no sync log entry (the log shows work).
     pub quiet: bool,
+    /// The run talked to the shop and it answered (for the outage clock; failed runs say it
+    /// in [`FailedRun::contact`]).
+    pub reached_shop: bool,
 }
 
 /// Why a run failed as a whole.
@@ -96,15 +101,77 @@ pub(crate) struct FailedRun {
     pub outage: bool,
     /// The credentials or installation are bad: the integration goes to Error.
     pub needs_operator: bool,
+    /// Whether the shop answered, for the outage clock.
+    pub contact: Contact,
+    /// What the operator must do when the shop refused our credentials or installation.
+    pub auth_action: Option<&'static str>,
+    /// Shoptet's request id of the failed response, for support.
+    pub request_id: Option<String>,
 }
 
 impl FailedRun {
     pub(crate) fn from_shop(error: &crate::shoptet::ShoptetError) -> Self {
+        use crate::shoptet::ShoptetError as E;
+        let contact = match error {
+            // The shop answered, but with a refusal that says nothing about reachability.
+            E::TokenLimitReached => Contact::NotTried,
+            E::Config(_) => Contact::NotTried,
+            _ if super::is_outage(error) => Contact::Unreachable,
+            _ => Contact::Reached,
+        };
         FailedRun {
             message: super::shop_error_message(error),
             outage: super::is_outage(error),
             needs_operator: error.needs_operator(),
+            contact,
+            auth_action: auth_action(error),
+            request_id: error.request_id().map(str::to_owned),
         }
+    }
+
+    /// A failure before anything reached the shop (no client, the ledger did not answer).
+    pub(crate) fn local(message: String) -> Self {
+        FailedRun {
+            message,
+            outage: false,
+            needs_operator: false,
+            contact: Contact::NotTried,
+            auth_action: None,
+            request_id: None,
+        }
+    }
+}
+
+/// What an operator must do about an authentication or authorisation failure; `None` for
+/// every other error.
+pub(crate) fn auth_action(error: &crate::shoptet::ShoptetError) -> Option<&'static str> {
+    use crate::shoptet::ShoptetError as E;
+    match error {
+        E::Unauthorized { .. } => Some(
+            "the shop refused the API token: set a valid one with `shoptetctl integration credentials NAME`, then `shoptetctl integration activate NAME`",
+        ),
+        E::Forbidden { .. } => Some(
+            "the token lacks a right or the shop lacks a module: grant it in the shop admin (API access), then `shoptetctl integration activate NAME`",
+        ),
+        E::AddonSuspended { .. } => Some(
+            "the addon is suspended, not approved or not installed for this shop: resolve it in the shop admin or the Shoptet partner portal, then `shoptetctl integration activate NAME`",
+        ),
+        E::TokenLimitReached => Some(
+            "the shop has 5 live API access tokens for this addon: stop other copies using the same addon token (syncs retry with backoff)",
+        ),
+        _ => None,
+    }
+}
+
+/// The `sync_type` log field of `kind` (see `service::logging`): orders, inventory, products,
+/// prices or system.
+pub(crate) fn sync_type_field(kind: SyncKind) -> &'static str {
+    match kind.sync_type() {
+        SyncType::Orders => "orders",
+        SyncType::Inventory => "inventory",
+        SyncType::Products => "products",
+        SyncType::Prices => "prices",
+        SyncType::System => "system",
     }
 }
 
@@ -133,6 +200,8 @@ pub struct IntegrationActor {
     activating: bool,
     stopping: bool,
     fatal: Option<String>,
+    /// When the shop last answered, for the "unreachable for over an hour" alert.
+    reachability: Reachability,
 }
 
 impl IntegrationActor {
@@ -191,6 +260,7 @@ impl IntegrationActor {
             activating: false,
             stopping: false,
             fatal: None,
+            reachability: Reachability::default(),
         };
         actor.rebuild_client();
         Ok(actor)
@@ -226,7 +296,12 @@ impl IntegrationActor {
         match ShoptetClient::new(config, credentials) {
             Ok(client) => self.client = Some(client),
             Err(err) => {
-                tracing::warn!(store = %self.integration.name, error = %err, "cannot build the Shoptet client");
+                tracing::warn!(
+                    store = %self.integration.name,
+                    sync_type = "system",
+                    error = %err,
+                    "cannot build the Shoptet client; syncs fail until the integration's URLs or credentials are fixed"
+                );
                 self.client_error = Some(err.to_string());
             }
         }
@@ -251,7 +326,12 @@ impl IntegrationActor {
     /// Stops the actor after a failure that makes its memory untrustworthy; the supervisor
     /// restarts it from disk.
     fn fatal(&mut self, ctx: &mut Context<Self>, reason: String) {
-        tracing::error!(store = %self.integration.name, %reason, "integration actor stops on a fatal error");
+        tracing::error!(
+            store = %self.integration.name,
+            sync_type = "system",
+            %reason,
+            "integration actor stops on a fatal error; the supervisor restarts it from disk"
+        );
         self.fatal = Some(reason);
         ctx.stop();
     }

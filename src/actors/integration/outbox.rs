@@ -9,7 +9,8 @@ use futures::{StreamExt, stream};
 use rust_decimal::Decimal;
 use tracing::Instrument;
 
-use super::{FailedRun, IntegrationActor, RunEnd, meta};
+use super::reachability::Contact;
+use super::{FailedRun, IntegrationActor, RunEnd, auth_action, meta};
 use crate::actors::messages::SyncKind;
 use crate::actors::{backoff, is_outage};
 use crate::domain::{ErrorSeverity, OutboxAction, OutboxEntry, OutboxState, SyncType};
@@ -88,8 +89,7 @@ impl IntegrationActor {
         for entry in groups.iter().flatten() {
             self.fresh_claims.remove(&entry.seq);
         }
-        let span =
-            tracing::info_span!("sync", store = %self.integration.name, sync_type = "status push");
+        let span = self.span(SyncKind::Outbox);
         let fut = async move {
             stream::iter(groups)
                 .map(|entries| send_order_entries(client.clone(), entries))
@@ -121,6 +121,8 @@ impl IntegrationActor {
         let mut failures = 0u64;
         let mut outages = 0u64;
         let mut last_error = None;
+        let mut last_request_id = None;
+        let mut refused_access = None;
         let mut pushed_changed = false;
         for (seq, result) in results {
             let Some(entry) = self.outbox.get(&seq).cloned() else {
@@ -157,13 +159,24 @@ impl IntegrationActor {
                         order.shop_status_id = Some(status_id);
                         changeset.put_order(order);
                     }
-                    tracing::debug!(order = %entry.order_code, seq, "status push acknowledged");
+                    tracing::debug!(
+                        store = %self.integration.name,
+                        sync_type = "system",
+                        order_code = %entry.order_code,
+                        seq,
+                        "status push acknowledged"
+                    );
                 }
                 Err(err) => {
                     failures += 1;
                     if is_outage(&err) {
                         outages += 1;
                     }
+                    if let Some(action) = auth_action(&err) {
+                        refused_access =
+                            Some((action, err.to_string(), err.request_id().map(str::to_owned)));
+                    }
+                    last_request_id = err.request_id().map(str::to_owned);
                     let message = super::flows::shop_message(&err);
                     let mut entry = entry;
                     let state =
@@ -176,13 +189,30 @@ impl IntegrationActor {
                         );
                         entry.next_attempt_at =
                             now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+                        tracing::warn!(
+                            store = %self.integration.name,
+                            sync_type = "system",
+                            order_code = %entry.order_code,
+                            request_id = err.request_id(),
+                            seq,
+                            attempts = entry.attempts,
+                            retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                            error = %message,
+                            "status push failed; will retry"
+                        );
                     } else {
                         tracing::error!(
                             store = %self.integration.name,
-                            order = %entry.order_code,
+                            sync_type = "system",
+                            order_code = %entry.order_code,
+                            request_id = err.request_id(),
+                            seq,
                             attempts = entry.attempts,
                             error = %message,
-                            "status push gave up; parked as a dead letter"
+                            "status push for order {} gave up after {} attempts; parked as a dead letter (fix the cause, then `shoptetctl outbox retry {} --dead-letters`)",
+                            entry.order_code,
+                            entry.attempts,
+                            self.integration.name,
                         );
                         if let Some(log) = self.error_entry(
                             &format!(
@@ -205,6 +235,16 @@ impl IntegrationActor {
         if pushed_changed {
             changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
         }
+        if let Some((action, error, request_id)) = refused_access {
+            tracing::error!(
+                store = %self.integration.name,
+                sync_type = "system",
+                request_id,
+                %error,
+                "Shoptet refused access to store '{}': {action}",
+                self.integration.name
+            );
+        }
         let all_outage = failures > 0 && outages == failures && sent == 0;
         let end = RunEnd {
             started_at,
@@ -214,9 +254,13 @@ impl IntegrationActor {
                 message: last_error.clone().unwrap_or_default(),
                 outage: true,
                 needs_operator: false,
+                contact: Contact::Unreachable,
+                auth_action: None,
+                request_id: last_request_id.clone(),
             }),
             notes: Some(format!("{sent} status pushes sent, {failures} failed")),
             quiet: false,
+            reached_shop: sent > 0 || failures > outages,
         };
         self.finish(ctx, SyncKind::Outbox, end, changeset);
     }

@@ -4,12 +4,13 @@
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::oneshot;
 
+use super::reachability::{Contact, ReachEvent, human_duration};
 use super::{FailedRun, IntegrationActor, RunEnd};
 use crate::actors::messages::*;
-use crate::actors::{ActorError, backoff, jittered};
+use crate::actors::{ActorError, UNABLE_TO_CONNECT, backoff, jittered};
 use crate::domain::{SyncOutcome, SyncRun, SyncStatus, SyncType};
 use crate::store::Changeset;
 
@@ -206,20 +207,16 @@ impl IntegrationActor {
                     changeset.put_integration(&self.integration);
                     changeset.put_sync_log(&log);
                 }
-                Err(err) => {
-                    tracing::warn!(store = %self.integration.name, error = %err, "sync log refused")
-                }
+                Err(err) => tracing::warn!(
+                    store = %self.integration.name,
+                    sync_type = super::sync_type_field(kind),
+                    error = %err,
+                    "sync log refused"
+                ),
             }
         }
+        self.log_run_end(kind, &end, failures, now);
         if let Some(f) = &failed {
-            let span =
-                tracing::error_span!("sync", store = %self.integration.name, sync_type = %kind);
-            let _enter = span.enter();
-            if f.outage {
-                tracing::error!(error = %f.message, failures, "unable to connect to Shoptet API; will retry with backoff");
-            } else {
-                tracing::error!(error = %f.message, failures, "sync failed");
-            }
             if kind != SyncKind::Outbox
                 && let Some(entry) = self.error_entry(
                     &f.message,
@@ -253,6 +250,95 @@ impl IntegrationActor {
             }
             act.after_run(ctx, kind, failed.as_ref(), failures);
         });
+    }
+
+    /// The journal's account of a finished run: the summary at info (debug when nothing
+    /// happened), a failure at warn (it heals itself: the run is retried with backoff), and at
+    /// error only what needs a person — refused credentials, and a shop unreachable for longer
+    /// than `unreachable_alert_after`. A recovery after an outage is told at info.
+    fn log_run_end(&mut self, kind: SyncKind, end: &RunEnd, failures: u32, now: DateTime<Utc>) {
+        let store = self.integration.name.clone();
+        let span = tracing::error_span!(
+            "sync",
+            store = %store,
+            sync_type = super::sync_type_field(kind),
+            run = kind.as_str()
+        );
+        let _entered = span.enter();
+        let contact = match &end.failed {
+            Some(f) => f.contact,
+            None if end.reached_shop => Contact::Reached,
+            None => Contact::NotTried,
+        };
+        let threshold =
+            TimeDelta::from_std(self.settings.unreachable_alert_after).unwrap_or(TimeDelta::MAX);
+        let event = self
+            .reachability
+            .note(contact, end.started_at, now, threshold);
+        if let ReachEvent::Recovered { down_for, alerted } = event {
+            tracing::info!(
+                down_for_s = down_for.num_seconds(),
+                alerted,
+                "Shoptet reachable again after {}",
+                human_duration(down_for)
+            );
+        }
+        let Some(f) = &end.failed else {
+            if end.quiet {
+                return;
+            }
+            let summary = end.notes.as_deref().unwrap_or("done");
+            if end.records == 0 && end.errors == 0 {
+                tracing::debug!(records = end.records, "{kind} sync finished: {summary}");
+            } else {
+                tracing::info!(
+                    records = end.records,
+                    errors = end.errors,
+                    "{kind} sync finished: {summary}"
+                );
+            }
+            return;
+        };
+        let request_id = f.request_id.as_deref();
+        if let Some(action) = f.auth_action {
+            tracing::error!(
+                request_id,
+                error = %f.message,
+                "Shoptet refused access to store '{store}': {}",
+                action.replace("NAME", &store)
+            );
+        } else if f.needs_operator {
+            tracing::error!(
+                request_id,
+                error = %f.message,
+                "{kind} sync of store '{store}' failed and the integration is in error: fix its settings with shoptetctl, then `shoptetctl integration activate {store}`"
+            );
+        } else if f.outage {
+            tracing::warn!(
+                request_id,
+                error = %f.message,
+                failures,
+                "{kind} sync: {UNABLE_TO_CONNECT}; will retry with backoff"
+            );
+        } else {
+            tracing::warn!(request_id, error = %f.message, failures, "{kind} sync failed");
+        }
+        if let ReachEvent::StillDown {
+            down_for,
+            last_contact,
+        } = event
+        {
+            let last = last_contact.map_or_else(
+                || "not since the daemon started".to_owned(),
+                |at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            );
+            tracing::error!(
+                down_for_s = down_for.num_seconds(),
+                error = %f.message,
+                "store '{store}' cannot reach Shoptet for {} (last answer: {last}); check the shop's status page, the API URL and this machine's network",
+                human_duration(down_for)
+            );
+        }
     }
 
     /// Next run of `kind`, and any kind that waited for it.
