@@ -6,7 +6,8 @@
 //! - `store`: the integration name (`demo`);
 //! - `sync_type`: `orders`, `inventory`, `products`, `prices` or `system`;
 //! - `order_code`: the shop's order code (`2025000318`);
-//! - `request_id`: the control request id.
+//! - `request_id`: on control lines the control request id; on lines about a Shoptet call the
+//!   shop's `X-Request-ID` (what Shoptet support asks for).
 //!
 //! journald upper-cases field names, so `journalctl -u shoptet-syncd STORE=demo` finds a store's
 //! lines. Never put a token in a field or message.
