@@ -1,0 +1,227 @@
+//! Review findings: a hostile or broken Shoptet endpoint must not make the client panic or leak
+//! the token. Each test starts its own tiny server on 127.0.0.1:0 and stops it at the end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use shoptet_sync::domain::{Credentials, Secret};
+use shoptet_sync::shoptet::limits::{Throttle, ThrottleConfig};
+use shoptet_sync::shoptet::retry::parse_retry_after;
+use shoptet_sync::shoptet::{ClientConfig, RetryPolicy, ShoptetClient};
+use tokio::sync::oneshot;
+
+const TOKEN: &str = "review-private-token-0123456789";
+
+type Reply = Arc<dyn Fn(&Uri) -> Response + Send + Sync>;
+
+/// A server answering every request with `reply`, recording the headers it saw.
+struct Server {
+    base: String,
+    seen: Arc<Mutex<Vec<HeaderMap>>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Server {
+    async fn start(reply: Reply) -> Self {
+        let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
+        let recorded = seen.clone();
+        let app = Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+            let reply = reply.clone();
+            let recorded = recorded.clone();
+            async move {
+                recorded.lock().unwrap().push(headers);
+                reply(&uri)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            base: format!("http://{address}"),
+            seen,
+            stop: Some(stop),
+        }
+    }
+
+    fn headers_seen(&self) -> Vec<HeaderMap> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn fast_config(base: &str) -> ClientConfig {
+    ClientConfig {
+        eshop_url: Some(base.to_owned()),
+        request_timeout: Duration::from_secs(5),
+        retry: RetryPolicy {
+            max_attempts: 2,
+            max_rate_limited_attempts: 2,
+            base_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(10),
+            locked_wait: Duration::from_millis(5),
+            max_retry_after: Duration::from_millis(10),
+        },
+        ..ClientConfig::with_base_url(base)
+    }
+}
+
+fn eshop_body() -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        r#"{"data":{},"errors":null,"metadata":{"requestId":"r-1"}}"#,
+    )
+        .into_response()
+}
+
+/// A redirect from the API to another origin must not carry the private token along: reqwest
+/// strips only `Authorization`/`Cookie` on cross-origin redirects, not `Shoptet-Private-Api-Token`
+/// (nor `Shoptet-Access-Token`). It also bypasses the "plain http only to loopback" rule.
+#[tokio::test]
+async fn a_redirect_to_another_origin_does_not_receive_the_token() {
+    let elsewhere = Server::start(Arc::new(|_| eshop_body())).await;
+    let target = format!("{}/api/eshop", elsewhere.base);
+    let api = Server::start(Arc::new(move |_| {
+        (
+            StatusCode::TEMPORARY_REDIRECT,
+            [("location", target.clone())],
+            "",
+        )
+            .into_response()
+    }))
+    .await;
+    let client = ShoptetClient::new(
+        fast_config(&api.base),
+        Credentials::PrivateToken(Secret::new(TOKEN)),
+    )
+    .unwrap();
+    let _ = client.eshop_info().await;
+    assert_eq!(api.headers_seen().len(), 1, "the API was called once");
+    for headers in elsewhere.headers_seen() {
+        for (name, value) in &headers {
+            assert!(
+                !value.to_str().unwrap_or("").contains(TOKEN),
+                "the private token was sent to another origin in header {name}"
+            );
+        }
+    }
+}
+
+/// `Retry-After: 1e30` (a broken proxy) must not panic the client.
+#[tokio::test]
+async fn a_huge_retry_after_does_not_panic() {
+    let api = Server::start(Arc::new(|_| {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1e30")],
+            "<html>429</html>",
+        )
+            .into_response()
+    }))
+    .await;
+    let client = ShoptetClient::new(
+        fast_config(&api.base),
+        Credentials::PrivateToken(Secret::new(TOKEN)),
+    )
+    .unwrap();
+    let outcome = tokio::spawn(async move { client.eshop_info().await }).await;
+    match outcome {
+        Err(join) => panic!("the client panicked on Retry-After: 1e30 ({join})"),
+        Ok(result) => assert!(result.is_err(), "a 429 every time cannot succeed"),
+    }
+}
+
+/// `X-RateLimit-Bucket-Filling: 1e30/200` must not panic the next request.
+#[tokio::test]
+async fn a_huge_bucket_filling_does_not_panic() {
+    let api = Server::start(Arc::new(|_| {
+        let mut response = eshop_body();
+        response
+            .headers_mut()
+            .insert("x-ratelimit-bucket-filling", "1e30/200".parse().unwrap());
+        response
+    }))
+    .await;
+    let client = ShoptetClient::new(
+        fast_config(&api.base),
+        Credentials::PrivateToken(Secret::new(TOKEN)),
+    )
+    .unwrap();
+    let outcome = tokio::spawn(async move {
+        client.eshop_info().await.unwrap();
+        // The throttle now holds the absurd estimate; its delay is capped at 30 s by
+        // `max_delay`, so bound the wait: the point is that it must not panic.
+        tokio::time::timeout(Duration::from_millis(200), client.eshop_info()).await
+    })
+    .await;
+    assert!(
+        outcome.is_ok(),
+        "the client panicked after X-RateLimit-Bucket-Filling: 1e30/200"
+    );
+}
+
+/// A mint answering `expires_in: 18446744073709551615` must not panic the client
+/// (`Instant + Duration` overflows).
+#[tokio::test]
+async fn a_huge_expires_in_does_not_panic() {
+    let api = Server::start(Arc::new(|uri| {
+        if uri.path().ends_with("/getAccessToken") {
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                r#"{"access_token":"470123-a-abc","expires_in":18446744073709551615}"#,
+            )
+                .into_response()
+        } else {
+            eshop_body()
+        }
+    }))
+    .await;
+    let client = ShoptetClient::new(
+        fast_config(&api.base),
+        Credentials::AddonOAuth(Secret::new(TOKEN)),
+    )
+    .unwrap();
+    let outcome = tokio::spawn(async move { client.eshop_info().await }).await;
+    assert!(
+        outcome.is_ok(),
+        "the client panicked on a huge expires_in from the token mint"
+    );
+}
+
+/// The pure pieces behind the two panics above.
+#[test]
+fn retry_after_and_throttle_survive_absurd_values() {
+    let parsed = std::panic::catch_unwind(|| parse_retry_after("1e30", SystemTime::now()));
+    assert!(parsed.is_ok(), "parse_retry_after panicked on \"1e30\"");
+    let reserved = std::panic::catch_unwind(|| {
+        let throttle = Throttle::new(ThrottleConfig::default());
+        let now = tokio::time::Instant::now();
+        throttle.observe(1e30, 200.0, now);
+        throttle.reserve(now)
+    });
+    assert!(
+        reserved.is_ok(),
+        "Throttle::reserve panicked after 1e30/200"
+    );
+}
