@@ -1,4 +1,4 @@
-//! Review finding: credentials are write-only, yet a request whose `credentials` has the wrong
+//! Regression test: credentials are write-only, yet a request whose `credentials` has the wrong
 //! shape is refused with a message that quotes the token (returned to the client and logged at
 //! debug level by the control server).
 

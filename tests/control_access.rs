@@ -1,4 +1,4 @@
-//! Review finding: the configuration promises "administrators are always allowed", but the
+//! Regression test: the configuration promises "administrators are always allowed", but the
 //! control server built from it refuses a peer listed only under `admin_*`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,4 @@
-//! Review findings: a hostile or broken Shoptet endpoint must not make the client panic or leak
+//! Regression tests: a hostile or broken Shoptet endpoint must not make the client panic or leak
 //! the token. Each test starts its own tiny server on 127.0.0.1:0 and stops it at the end.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
