@@ -521,7 +521,8 @@ impl ShoptetClient {
                         .headers
                         .get(RETRY_AFTER)
                         .and_then(|value| value.to_str().ok())
-                        .and_then(|value| parse_retry_after(value, SystemTime::now()));
+                        .and_then(|value| parse_retry_after(value, SystemTime::now()))
+                        .map(|wait| wait.min(policy.max_retry_after));
                     if limited_responses >= policy.max_rate_limited_attempts {
                         return Err(ShoptetError::RateLimited {
                             attempts,
