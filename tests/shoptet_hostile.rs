@@ -11,8 +11,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use shoptet_sync::domain::{Credentials, Secret};
 use shoptet_sync::shoptet::limits::{Throttle, ThrottleConfig};
+use shoptet_sync::shoptet::auth::{MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, token_renew_at};
 use shoptet_sync::shoptet::retry::parse_retry_after;
-use shoptet_sync::shoptet::{ClientConfig, RetryPolicy, ShoptetClient};
+use shoptet_sync::shoptet::{ClientConfig, RetryPolicy, ShoptetClient, ShoptetError};
 use tokio::sync::oneshot;
 
 const TOKEN: &str = "review-private-token-0123456789";
@@ -125,6 +126,166 @@ async fn a_redirect_to_another_origin_does_not_receive_the_token() {
             );
         }
     }
+}
+
+/// The 3xx itself becomes a typed error that names where it pointed, without the query (which
+/// could carry anything) and without the token.
+#[tokio::test]
+async fn a_redirect_is_a_typed_error_naming_the_location() {
+    let api = Server::start(Arc::new(|_| {
+        (
+            StatusCode::MOVED_PERMANENTLY,
+            [(
+                "location",
+                format!("https://elsewhere.example/api/eshop?leak={TOKEN}#frag"),
+            )],
+            "",
+        )
+            .into_response()
+    }))
+    .await;
+    let client = ShoptetClient::new(
+        fast_config(&api.base),
+        Credentials::PrivateToken(Secret::new(TOKEN)),
+    )
+    .unwrap();
+    let err = client.eshop_info().await.unwrap_err();
+    match &err {
+        ShoptetError::Redirected {
+            status, location, ..
+        } => {
+            assert_eq!(*status, 301);
+            assert_eq!(location, "https://elsewhere.example/api/eshop");
+        }
+        other => panic!("expected Redirected, got {other:?}"),
+    }
+    assert!(err.needs_operator(), "a redirect is a configuration problem");
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("elsewhere.example"), "{text}");
+    assert!(!text.contains(TOKEN), "the error quotes the token: {text}");
+    assert_eq!(api.headers_seen().len(), 1, "no retry of a redirect");
+}
+
+/// The token mint is not redirected either: the addon's OAuth bearer must stay on the shop.
+#[tokio::test]
+async fn a_redirecting_token_mint_keeps_the_oauth_token() {
+    let elsewhere = Server::start(Arc::new(|_| {
+        (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            r#"{"access_token":"470123-a-abc","expires_in":1800}"#,
+        )
+            .into_response()
+    }))
+    .await;
+    let target = format!("{}/action/ApiOAuthServer/getAccessToken", elsewhere.base);
+    let shop = Server::start(Arc::new(move |_| {
+        (StatusCode::FOUND, [("location", target.clone())], "").into_response()
+    }))
+    .await;
+    let client = ShoptetClient::new(
+        fast_config(&shop.base),
+        Credentials::AddonOAuth(Secret::new(TOKEN)),
+    )
+    .unwrap();
+    let err = client.eshop_info().await.unwrap_err();
+    assert!(
+        matches!(err, ShoptetError::Redirected { status: 302, .. }),
+        "{err:?}"
+    );
+    assert!(
+        elsewhere.headers_seen().is_empty(),
+        "the mint redirect was followed"
+    );
+}
+
+/// A body longer than `max_response_bytes` is refused (Invalid), not read into memory whole.
+#[tokio::test]
+async fn a_response_body_over_the_cap_is_refused() {
+    let api = Server::start(Arc::new(|_| {
+        let padding = "x".repeat(8 * 1024);
+        (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            format!(r#"{{"data":{{"pad":"{padding}"}},"errors":null,"metadata":{{}}}}"#),
+        )
+            .into_response()
+    }))
+    .await;
+    let small = ClientConfig {
+        max_response_bytes: 4 * 1024,
+        ..fast_config(&api.base)
+    };
+    let client =
+        ShoptetClient::new(small, Credentials::PrivateToken(Secret::new(TOKEN))).unwrap();
+    let err = client.eshop_info().await.unwrap_err();
+    match &err {
+        ShoptetError::Invalid { detail, .. } => {
+            assert!(detail.contains("4096"), "{detail}");
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(api.headers_seen().len(), 1, "an oversized body is not retried");
+    // The same body under the default cap is read fine.
+    let roomy = ShoptetClient::new(
+        fast_config(&api.base),
+        Credentials::PrivateToken(Secret::new(TOKEN)),
+    )
+    .unwrap();
+    roomy.eshop_info().await.unwrap();
+}
+
+/// A mint that says its tokens live 5 s (at most the renew margin) must not make every call
+/// mint a new token: the shop allows only 5 live ones.
+#[tokio::test]
+async fn a_short_token_lifetime_is_still_reused() {
+    let api = Server::start(Arc::new(|uri| {
+        if uri.path().ends_with("/getAccessToken") {
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                r#"{"access_token":"470123-a-abc","expires_in":5}"#,
+            )
+                .into_response()
+        } else {
+            eshop_body()
+        }
+    }))
+    .await;
+    let client = ShoptetClient::new(
+        fast_config(&api.base),
+        Credentials::AddonOAuth(Secret::new(TOKEN)),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        client.eshop_info().await.unwrap();
+    }
+    assert_eq!(client.stats().mint_requests, 1, "minted on every call");
+}
+
+#[test]
+fn token_renewal_time_is_clamped_and_never_overflows() {
+    let now = tokio::time::Instant::now();
+    let margin = Duration::from_secs(60);
+    // Normal: renew a margin before expiry.
+    assert_eq!(
+        token_renew_at(now, Duration::from_secs(1800), margin),
+        now + Duration::from_secs(1740)
+    );
+    // At most the margin: half the (clamped) life.
+    assert_eq!(
+        token_renew_at(now, Duration::from_secs(5), margin),
+        now + MIN_TOKEN_LIFETIME / 2
+    );
+    // Absurd: clamped to the longest believed lifetime.
+    assert_eq!(
+        token_renew_at(now, Duration::MAX, margin),
+        now + (MAX_TOKEN_LIFETIME - margin)
+    );
+    assert_eq!(
+        token_renew_at(now, Duration::from_secs(600), Duration::MAX),
+        now + Duration::from_secs(300)
+    );
 }
 
 /// `Retry-After: 1e30` (a broken proxy) must not panic the client.
