@@ -476,8 +476,8 @@ async fn peers_not_in_the_allowed_set_are_refused() {
     let mut server = TestServer::start(|c| {
         c.always_allow_root = false;
         c.always_allow_own_uid = false;
-        c.allowed_uids = vec![own_uid.wrapping_add(4242)];
-        c.allowed_gids = vec![4_000_000_000];
+        c.access.allowed_uids = [own_uid.wrapping_add(4242)].into();
+        c.access.allowed_gids = [4_000_000_000].into();
     });
     let mut raw = server.raw().await;
     let refusal = raw.recv().await.expect("one refusal");
@@ -506,8 +506,8 @@ async fn state_changes_can_be_limited_to_admins() {
     let mut server = TestServer::start(|c| {
         c.always_allow_root = false;
         c.always_allow_own_uid = false;
-        c.allowed_uids = vec![own_uid];
-        c.admin_uids = vec![own_uid.wrapping_add(1)];
+        c.access.allowed_uids = [own_uid].into();
+        c.access.admin_uids = [own_uid.wrapping_add(1)].into();
     });
     let mut client = server.client().await;
     client.call(Request::IntegrationList {}).await.unwrap();
@@ -525,8 +525,8 @@ async fn state_changes_can_be_limited_to_admins() {
     let mut server = TestServer::start(|c| {
         c.always_allow_root = false;
         c.always_allow_own_uid = false;
-        c.allowed_uids = vec![own_uid];
-        c.admin_uids = vec![own_uid];
+        c.access.allowed_uids = [own_uid].into();
+        c.access.admin_uids = [own_uid].into();
     });
     server.client().await.call(create_demo()).await.unwrap();
     server.stop().await;

@@ -118,14 +118,16 @@ pub struct ControlSettings {
     pub idle_timeout: Duration,
 }
 
-/// Who may use the control socket (checked against SO_PEERCRED), and who may change things.
+/// Who may use the control socket (checked against the peer's credentials at connect time),
+/// and who may change things.
 ///
 /// uid 0 and the daemon's own uid are always administrators. Administrators are always allowed.
+/// A peer's primary and supplementary groups both count.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessPolicy {
     /// uids allowed to connect (from `allowed_uids` and `allowed_users`).
     pub allowed_uids: BTreeSet<u32>,
-    /// Primary gids allowed to connect (from `allowed_gids` and `allowed_groups`).
+    /// gids whose members may connect (from `allowed_gids` and `allowed_groups`).
     pub allowed_gids: BTreeSet<u32>,
     /// uids allowed to change state or credentials (from `admin_uids` and `admin_users`).
     pub admin_uids: BTreeSet<u32>,
@@ -145,19 +147,29 @@ pub enum PeerAccess {
 }
 
 impl AccessPolicy {
-    /// Classifies a peer by its credentials; `daemon_uid` is the daemon's own effective uid.
-    pub fn decide(&self, peer_uid: u32, peer_gid: u32, daemon_uid: u32) -> PeerAccess {
-        if peer_uid == 0
-            || peer_uid == daemon_uid
-            || self.admin_uids.contains(&peer_uid)
-            || self.admin_gids.contains(&peer_gid)
-        {
+    /// The access rule, the one the control server enforces. `trusted` peers (root, the
+    /// daemon's own uid) are administrators; so is anyone listed under `admin_*`, by uid or by any
+    /// of `peer_gids` (primary and supplementary). Administrators are always allowed; `allowed_*`
+    /// peers may read; everyone else is denied.
+    pub fn classify(&self, peer_uid: u32, peer_gids: &[u32], trusted: bool) -> PeerAccess {
+        let in_any = |set: &BTreeSet<u32>| peer_gids.iter().any(|gid| set.contains(gid));
+        if trusted || self.admin_uids.contains(&peer_uid) || in_any(&self.admin_gids) {
             PeerAccess::Admin
-        } else if self.allowed_uids.contains(&peer_uid) || self.allowed_gids.contains(&peer_gid) {
+        } else if self.allowed_uids.contains(&peer_uid) || in_any(&self.allowed_gids) {
             PeerAccess::ReadOnly
         } else {
             PeerAccess::Denied
         }
+    }
+
+    /// Classifies a peer by uid and primary gid; `daemon_uid` is the daemon's own effective
+    /// uid. Same rule as [`AccessPolicy::classify`].
+    pub fn decide(&self, peer_uid: u32, peer_gid: u32, daemon_uid: u32) -> PeerAccess {
+        self.classify(
+            peer_uid,
+            &[peer_gid],
+            peer_uid == 0 || peer_uid == daemon_uid,
+        )
     }
 }
 

@@ -262,34 +262,18 @@ pub fn sync_settings(config: &DaemonConfig) -> SyncSettings {
     }
 }
 
-/// The daemon's own effective uid: the owner of `/proc/self` (no unsafe call needed).
-fn own_uid() -> u32 {
-    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
-}
-
 /// The control server's settings from the configuration.
-///
-/// The configuration's rule is "only `admin_*` (plus root and the daemon itself) may change
-/// things"; the server treats empty admin sets as "everyone allowed is an admin", so the daemon's
-/// own uid is always put in the admin set to keep it non-empty.
 pub fn server_config(config: &DaemonConfig) -> ServerConfig {
     let control = &config.control;
-    let access = &config.access;
-    let mut admin_uids: Vec<u32> = access.admin_uids.iter().copied().collect();
-    let own = own_uid();
-    if !admin_uids.contains(&own) {
-        admin_uids.push(own);
-    }
     ServerConfig {
         socket_path: control.socket_path.clone(),
         group: control
             .socket_gid
             .map(|gid| gid.to_string())
             .or_else(|| control.socket_group.clone()),
-        allowed_uids: access.allowed_uids.iter().copied().collect(),
-        allowed_gids: access.allowed_gids.iter().copied().collect(),
-        admin_uids,
-        admin_gids: access.admin_gids.iter().copied().collect(),
+        // The configuration's own rule, unchanged: admins are always allowed, root and the
+        // daemon's uid are admins.
+        access: config.access.clone(),
         always_allow_root: true,
         always_allow_own_uid: true,
         max_connections: control.max_connections,
@@ -842,12 +826,10 @@ mod tests {
         let mut config = DaemonConfig::default();
         config.access.allowed_uids.insert(4242);
         let server = server_config(&config);
-        let own = own_uid();
-        assert!(server.admin_uids.contains(&own));
+        let own = 999_999;
+        assert!(server.is_admin(own, own, &[]));
         assert!(server.is_allowed(own, 4242, &[]));
-        if own != 4242 {
-            assert!(!server.is_admin(own, 4242, &[]));
-        }
+        assert!(!server.is_admin(own, 4242, &[]));
     }
 
     #[test]
