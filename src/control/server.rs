@@ -450,7 +450,9 @@ impl Connection {
         let envelope = match parse_request_line(line) {
             Ok(envelope) => envelope,
             Err(refused) => {
-                tracing::debug!(uid = caller.uid, error = %refused.error, "malformed control request");
+                // Only the code: the message is derived from the request, which may carry a
+                // token.
+                tracing::debug!(uid = caller.uid, code = %refused.error.code, "malformed control request");
                 return ResponseEnvelope::failure(refused.id, refused.error);
             }
         };
