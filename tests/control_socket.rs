@@ -442,7 +442,10 @@ async fn idle_connections_are_closed_so_waiting_clients_get_served() {
 
 #[tokio::test]
 async fn handler_timeout_gives_busy_and_a_panic_gives_internal() {
-    let mut server = TestServer::start(|c| c.handler_timeout = Duration::from_millis(200));
+    let mut server = TestServer::start(|c| {
+        c.handler_timeout = Duration::from_millis(200);
+        c.long_handler_timeout = Duration::from_millis(200);
+    });
     let mut client = server.client().await;
     let busy = client
         .call(Request::SyncFull {
@@ -467,6 +470,48 @@ async fn handler_timeout_gives_busy_and_a_panic_gives_internal() {
         "{panicked}"
     );
     client.call(Request::DaemonStatus {}).await.unwrap();
+    server.stop().await;
+}
+
+/// Syncs may take minutes: they get the long handler timeout, not the ordinary one.
+#[tokio::test]
+async fn long_running_operations_get_the_long_handler_timeout() {
+    let mut server = TestServer::start(|c| {
+        c.handler_timeout = Duration::from_millis(100);
+        c.long_handler_timeout = Duration::from_millis(700);
+    });
+    let mut client = server.client().await;
+    let started = Instant::now();
+    let busy = client
+        .call(Request::SyncFull {
+            integration: "demo".into(),
+            force: true,
+        })
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    let ClientError::Refused(error) = busy else {
+        panic!("unexpected {busy}")
+    };
+    assert_eq!(error.code, ErrorCode::Busy);
+    assert!(error.message.contains("0.7 s"), "{error}");
+    assert!(
+        waited >= Duration::from_millis(700),
+        "answered `busy` after {waited:?}, before the long timeout"
+    );
+    // Ordinary operations keep the ordinary bound.
+    assert!(!Request::DaemonStatus {}.is_long_running());
+    for long in [
+        Request::SyncOrders {
+            integration: "demo".into(),
+            force: false,
+        },
+        Request::IntegrationActivate {
+            name: "demo".into(),
+        },
+    ] {
+        assert!(long.is_long_running(), "{}", long.op_name());
+    }
     server.stop().await;
 }
 

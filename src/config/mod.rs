@@ -112,8 +112,11 @@ pub struct ControlSettings {
     pub max_connections: usize,
     /// Largest accepted request line, in bytes.
     pub max_request_bytes: usize,
-    /// Time allowed for one request to be read and answered.
+    /// Time allowed for one request to be answered.
     pub request_timeout: Duration,
+    /// The same for long-running operations (syncs, activation, backup); also bounds each
+    /// sync inside the daemon.
+    pub sync_request_timeout: Duration,
     /// An idle connection is closed after this long.
     pub idle_timeout: Duration,
 }
@@ -253,6 +256,7 @@ impl Default for DaemonConfig {
                 max_connections: raw.control.max_connections as usize,
                 max_request_bytes: raw.control.max_request_bytes as usize,
                 request_timeout: Duration::from_secs(raw.control.request_timeout_secs),
+                sync_request_timeout: Duration::from_secs(raw.control.sync_request_timeout_secs),
                 idle_timeout: Duration::from_secs(raw.control.idle_timeout_secs),
             },
             access: AccessPolicy::default(),
@@ -429,6 +433,7 @@ struct RawControl {
     max_connections: u32,
     max_request_bytes: u64,
     request_timeout_secs: u64,
+    sync_request_timeout_secs: u64,
     idle_timeout_secs: u64,
 }
 
@@ -441,6 +446,7 @@ impl Default for RawControl {
             max_connections: 64,
             max_request_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            sync_request_timeout_secs: 3600,
             idle_timeout_secs: 300,
         }
     }
@@ -655,6 +661,12 @@ fn resolve_control(raw: RawControl) -> Result<ControlSettings, Issue> {
             raw.request_timeout_secs,
             1,
             3600,
+        )?),
+        sync_request_timeout: Duration::from_secs(check_range(
+            "control.sync_request_timeout_secs",
+            raw.sync_request_timeout_secs,
+            1,
+            86_400,
         )?),
         idle_timeout: Duration::from_secs(check_range(
             "control.idle_timeout_secs",

@@ -880,6 +880,22 @@ impl Request {
         )
     }
 
+    /// Whether the operation may legitimately take minutes (a sync walks whole catalogues,
+    /// activation runs a first sync, a backup copies the store): the server gives these its
+    /// long handler timeout instead of the ordinary one.
+    pub fn is_long_running(&self) -> bool {
+        matches!(
+            self,
+            Self::SyncOrders { .. }
+                | Self::SyncInventory { .. }
+                | Self::SyncProducts { .. }
+                | Self::SyncPrices { .. }
+                | Self::SyncFull { .. }
+                | Self::IntegrationActivate { .. }
+                | Self::Backup { .. }
+        )
+    }
+
     /// The integration the request is about (the actor to route it to); `None` for daemon-wide
     /// operations (list, status, backup). For `integration.create` it is the new name.
     pub fn integration_name(&self) -> Option<&str> {

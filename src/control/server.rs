@@ -22,6 +22,8 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// At most this many times the request limit is read and discarded from an oversized request
 /// before the connection is dropped without waiting for its end.
 const DISCARD_FACTOR: usize = 16;
+/// Default handler timeout of long-running operations (syncs, activation, backup).
+pub const DEFAULT_LONG_HANDLER_TIMEOUT_SECS: u64 = 60 * 60;
 /// Mode of the socket file: owner and group may connect, others may not.
 pub const SOCKET_MODE: u32 = 0o660;
 
@@ -46,13 +48,19 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// How long one request may take in the handler before the caller gets `busy`.
     pub handler_timeout: Duration,
+    /// The same for long-running operations ([`Request::is_long_running`]: syncs, activation,
+    /// backup), which may legitimately take minutes.
+    ///
+    /// [`Request::is_long_running`]: super::protocol::Request::is_long_running
+    pub long_handler_timeout: Duration,
     /// How long shutdown waits for in-flight requests before dropping them.
     pub shutdown_grace: Duration,
 }
 
 impl ServerConfig {
     /// Defaults: no extra peers allowed (root and the daemon's uid only, both administrators),
-    /// 64 connections, 1 MiB requests, 60 s idle, 120 s handler, 10 s shutdown grace.
+    /// 64 connections, 1 MiB requests, 60 s idle, 120 s handler (3600 s for long-running
+    /// operations), 10 s shutdown grace.
     pub fn new(socket_path: impl Into<PathBuf>) -> Self {
         Self {
             socket_path: socket_path.into(),
@@ -64,6 +72,7 @@ impl ServerConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             idle_timeout: Duration::from_secs(60),
             handler_timeout: Duration::from_secs(120),
+            long_handler_timeout: Duration::from_secs(DEFAULT_LONG_HANDLER_TIMEOUT_SECS),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -470,9 +479,14 @@ impl Connection {
                 )),
             );
         }
+        let limit = if request.is_long_running() {
+            self.config.long_handler_timeout
+        } else {
+            self.config.handler_timeout
+        };
         let started = Instant::now();
         let call = std::panic::AssertUnwindSafe(handler.handle(caller, request)).catch_unwind();
-        let outcome = match tokio::time::timeout(self.config.handler_timeout, call).await {
+        let outcome = match tokio::time::timeout(limit, call).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_panic)) => {
                 tracing::error!(request_id = ?id, op, "control handler panicked");
@@ -482,7 +496,7 @@ impl Connection {
             }
             Err(_) => Err(ControlError::busy(format!(
                 "`{op}` did not finish within {} s; it may still complete, check before retrying",
-                self.config.handler_timeout.as_secs_f32()
+                limit.as_secs_f32()
             ))),
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -253,11 +253,20 @@ pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
     })
 }
 
+/// How much longer the actors wait for a sync than the control socket does.
+const SYNC_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
+
 /// The actor system's timings from the configuration.
 pub fn sync_settings(config: &DaemonConfig) -> SyncSettings {
     SyncSettings {
         stock_debounce: config.sync.inventory_debounce,
         shutdown_timeout: config.shutdown_timeout,
+        // Never shorter than the socket's bound for syncs (which the caller then sees, naming
+        // the operation); a little longer so that one answers first.
+        sync_timeout: config
+            .control
+            .sync_request_timeout
+            .saturating_add(SYNC_TIMEOUT_MARGIN),
         ..SyncSettings::default()
     }
 }
@@ -280,6 +289,7 @@ pub fn server_config(config: &DaemonConfig) -> ServerConfig {
         max_request_bytes: control.max_request_bytes,
         idle_timeout: control.idle_timeout,
         handler_timeout: control.request_timeout,
+        long_handler_timeout: control.sync_request_timeout,
         shutdown_grace: config.shutdown_timeout.min(Duration::from_secs(10)),
     }
 }
@@ -296,6 +306,7 @@ fn restart_required(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str>
     if a.max_connections != b.max_connections
         || a.max_request_bytes != b.max_request_bytes
         || a.request_timeout != b.request_timeout
+        || a.sync_request_timeout != b.sync_request_timeout
         || a.idle_timeout != b.idle_timeout
     {
         changed.push("control limits");
@@ -830,6 +841,23 @@ mod tests {
         assert!(server.is_admin(own, own, &[]));
         assert!(server.is_allowed(own, 4242, &[]));
         assert!(!server.is_admin(own, 4242, &[]));
+    }
+
+    #[test]
+    fn syncs_are_bounded_by_the_sync_request_timeout_at_the_socket_and_in_the_actors() {
+        let config = DaemonConfig::default();
+        assert_eq!(config.control.sync_request_timeout, Duration::from_secs(3600));
+        assert_eq!(config.control.request_timeout, Duration::from_secs(30));
+        let server = server_config(&config);
+        assert_eq!(server.handler_timeout, config.control.request_timeout);
+        assert_eq!(
+            server.long_handler_timeout,
+            config.control.sync_request_timeout
+        );
+        assert_eq!(
+            sync_settings(&config).sync_timeout,
+            config.control.sync_request_timeout + SYNC_TIMEOUT_MARGIN
+        );
     }
 
     #[test]
