@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use shoptet_sync::control::protocol::*;
 use shoptet_sync::control::{ClientError, ControlClient, ControlServer, ServerConfig};
 use shoptet_sync::domain::Secret;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::oneshot;
@@ -437,6 +437,40 @@ async fn idle_connections_are_closed_so_waiting_clients_get_served() {
         silent.recv().await.is_none(),
         "the silent client was disconnected"
     );
+    server.stop().await;
+}
+
+/// A client that only ever sends blank lines is idle: it is disconnected after the idle timeout
+/// like a silent one, instead of holding its slot forever.
+#[tokio::test]
+async fn blank_lines_do_not_keep_a_connection_alive() {
+    let mut server = TestServer::start(|c| c.idle_timeout = Duration::from_millis(300));
+    let mut trickle = server.raw().await;
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(50));
+    let closed = loop {
+        ticks.tick().await;
+        if trickle.writer.write_all(b"\n").await.is_err() {
+            break true;
+        }
+        let mut probe = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(1), trickle.reader.read(&mut probe)).await {
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(_)) => panic!("blank lines get no answer"),
+            Err(_) => {}
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            break false;
+        }
+    };
+    assert!(
+        closed,
+        "a connection sending only blank lines was never closed"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // A real request restarts the idle timer: answered, then closed only after a new silence.
+    let mut client = server.client().await;
+    client.call(Request::DaemonStatus {}).await.unwrap();
     server.stop().await;
 }
 

@@ -364,6 +364,9 @@ impl Connection {
         let caller = caller.caller;
         let mut reader = BufReader::with_capacity(64 * 1024, read_half);
         let mut line = Vec::new();
+        // Restarted only by an answered request: blank lines must not keep a connection (and its
+        // slot) alive forever.
+        let mut idle_deadline = tokio::time::Instant::now() + self.config.idle_timeout;
         loop {
             if *self.stop.borrow() {
                 break;
@@ -371,8 +374,8 @@ impl Connection {
             let read = tokio::select! {
                 biased;
                 _ = self.stop.changed() => break,
-                read = tokio::time::timeout(
-                    self.config.idle_timeout,
+                read = tokio::time::timeout_at(
+                    idle_deadline,
                     read_line(&mut reader, self.config.max_request_bytes, &mut line),
                 ) => read,
             };
@@ -412,6 +415,7 @@ impl Connection {
             {
                 break;
             }
+            idle_deadline = tokio::time::Instant::now() + self.config.idle_timeout;
         }
         let _ = write_half.shutdown().await;
     }
