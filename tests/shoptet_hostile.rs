@@ -288,6 +288,65 @@ fn token_renewal_time_is_clamped_and_never_overflows() {
     );
 }
 
+fn products_page(page: u32, page_count: u32, guids: &[&str]) -> Response {
+    let products: Vec<String> = guids
+        .iter()
+        .map(|guid| format!(r#"{{"guid":"{guid}","name":"P {guid}"}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"data":{{"products":[{}],"paginator":{{"totalCount":{},"page":{page},"pageCount":{page_count},"itemsOnPage":{},"itemsPerPage":2}}}},"errors":null,"metadata":{{}}}}"#,
+        products.join(","),
+        page_count * 2,
+        guids.len()
+    );
+    (StatusCode::OK, [("content-type", "application/json")], body).into_response()
+}
+
+fn page_not_found(status: StatusCode) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        r#"{"data":null,"errors":[{"errorCode":"page-not-found","message":"Page 2 not found, max page is 1.","instance":"page"}],"metadata":{"requestId":"r-p"}}"#,
+    )
+        .into_response()
+}
+
+/// Products deleted while we page through them: page 2 vanished. The pages read so far are the
+/// list (the next sync reads the rest), not a failure of the whole read; whatever status the
+/// shop uses for `page-not-found`.
+#[tokio::test]
+async fn a_page_that_vanished_mid_read_ends_the_list() {
+    for status in [StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST] {
+        let api = Server::start(Arc::new(move |uri| {
+            let query = uri.query().unwrap_or("");
+            if query.contains("page=1&") || query.ends_with("page=1") {
+                products_page(1, 3, &["a", "b"])
+            } else {
+                page_not_found(status)
+            }
+        }))
+        .await;
+        let client = ShoptetClient::new(
+            fast_config(&api.base),
+            Credentials::PrivateToken(Secret::new(TOKEN)),
+        )
+        .unwrap();
+        let products = client.all_products().await.unwrap();
+        let guids: Vec<&str> = products.iter().map(|p| p.guid.as_str()).collect();
+        assert_eq!(guids, ["a", "b"], "status {status}");
+        assert_eq!(api.headers_seen().len(), 2, "page 1, then the vanished page 2");
+    }
+    // On page 1 it is an error: there is no list at all.
+    let api = Server::start(Arc::new(|_| page_not_found(StatusCode::NOT_FOUND))).await;
+    let client = ShoptetClient::new(
+        fast_config(&api.base),
+        Credentials::PrivateToken(Secret::new(TOKEN)),
+    )
+    .unwrap();
+    let err = client.all_products().await.unwrap_err();
+    assert!(matches!(err, ShoptetError::NotFound { .. }), "{err:?}");
+}
+
 /// `Retry-After: 1e30` (a broken proxy) must not panic the client.
 #[tokio::test]
 async fn a_huge_retry_after_does_not_panic() {
