@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use super::locate::KeyPath;
 use super::{DEFAULT_API_BASE_URL, Issue, LoadEnv, SyncDefaults, issue};
+use crate::shoptet::ShoptetError;
+use crate::shoptet::client::validate_base_url;
 use crate::domain::{
     Credentials, Integration, IntegrationId, IntegrationStatus, Secret, StatusMapping,
 };
@@ -177,6 +179,15 @@ fn check_url(at: &KeyPath, value: &str) -> Result<(), Issue> {
             "must not contain spaces or control characters",
         ));
     }
+    // The client's own rule (https anywhere, plain http only to loopback, no embedded
+    // credentials), applied now so a bad URL fails the load, not the first sync.
+    validate_base_url(value, "the URL").map_err(|error| {
+        let reason = match error {
+            ShoptetError::Config(reason) => reason,
+            other => other.to_string(),
+        };
+        issue(at.clone(), reason)
+    })?;
     Ok(())
 }
 

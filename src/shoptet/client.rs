@@ -236,6 +236,12 @@ pub fn validate_base_url(raw: &str, what: &str) -> Result<String, ShoptetError> 
     let trimmed = raw.trim().trim_end_matches('/');
     let url = reqwest::Url::parse(trimmed)
         .map_err(|err| ShoptetError::Config(format!("{what} {trimmed:?} is not a URL: {err}")))?;
+    // First, so that no message below quotes a password.
+    if url.username() != "" || url.password().is_some() {
+        return Err(ShoptetError::Config(format!(
+            "{what} must not embed credentials"
+        )));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(ShoptetError::Config(format!(
             "{what} {trimmed:?} must not have a query or fragment"
@@ -256,11 +262,6 @@ pub fn validate_base_url(raw: &str, what: &str) -> Result<String, ShoptetError> 
                 "{what} {trimmed:?} has unsupported scheme {other:?}; use https"
             )));
         }
-    }
-    if url.username() != "" || url.password().is_some() {
-        return Err(ShoptetError::Config(format!(
-            "{what} must not embed credentials"
-        )));
     }
     Ok(trimmed.to_owned())
 }
