@@ -253,6 +253,16 @@ pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
     })
 }
 
+/// Extra time asked of systemd beyond the graceful deadline and the final flush.
+const STOP_MARGIN: Duration = Duration::from_secs(5);
+
+/// The time a stop may take: the graceful deadline, the final flush, a margin.
+pub fn stop_budget(shutdown_timeout: Duration) -> Duration {
+    shutdown_timeout
+        .saturating_add(HOUSEKEEPING_TIMEOUT)
+        .saturating_add(STOP_MARGIN)
+}
+
 /// How much longer the actors wait for a sync than the control socket does.
 const SYNC_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 
@@ -670,7 +680,12 @@ where
     // Graceful shutdown: stop accepting (the server removes the socket at once), let the actors
     // finish or cancel their syncs and commit, flush. A second signal or the deadline cuts it
     // short; every commit is atomic and flushed, so the store is consistent either way.
-    let _ = notifier.stopping("stopping: finishing running syncs");
+    // The configured deadline may exceed the unit's TimeoutStopSec: ask systemd for the time the
+    // whole shutdown can take (graceful part, final flush, margin).
+    let _ = notifier.stopping_within(
+        "stopping: finishing running syncs",
+        stop_budget(config.shutdown_timeout),
+    );
     tracing::info!(deadline = ?config.shutdown_timeout, "shutting down");
     let _ = stop_tx.send(());
     let graceful = async {
