@@ -452,3 +452,28 @@ fn plain_http_urls_are_refused_at_load_unless_loopback() {
         parse(&text).unwrap_or_else(|e| panic!("{url}: {e}"));
     }
 }
+
+/// A token "file" that is a FIFO is refused at once: opening it would block the start (or a
+/// reload) until some writer appears.
+#[test]
+fn a_fifo_token_file_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("demo.token");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let text = integration_text("token_file = \"demo.token\"\n");
+    let origin = dir.path().join("c.toml");
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = parse_at(&text, &origin, &LoadEnv::default()).map(|_| ());
+        let _ = done.send(outcome.map_err(|e| e.to_string()));
+    });
+    let outcome = result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("loading did not block on the FIFO");
+    let err = outcome.unwrap_err();
+    assert!(err.contains("not a regular file"), "{err}");
+}

@@ -310,6 +310,16 @@ pub(super) fn resolve(
 /// file, never its contents.
 fn read_token(key: &KeyPath, path: &Path, warnings: &mut Vec<String>) -> Result<Secret, Issue> {
     let shown = path.display();
+    // Checked before opening: opening a FIFO blocks until a writer appears, which would hang
+    // the start or a reload.
+    let kind = std::fs::metadata(path)
+        .map_err(|e| issue(key.clone(), format!("cannot open token file {shown}: {e}")))?;
+    if !kind.is_file() {
+        return Err(issue(
+            key.clone(),
+            format!("token file {shown} is not a regular file"),
+        ));
+    }
     let file = std::fs::File::open(path)
         .map_err(|e| issue(key.clone(), format!("cannot open token file {shown}: {e}")))?;
     let meta = file.metadata().map_err(|e| {

@@ -366,19 +366,30 @@ fn declared_update(decl: &DeclaredIntegration) -> IntegrationUpdate {
     }
 }
 
-/// Creates or updates the declared integrations (local changes only) and returns the names of
-/// those to activate (which needs the network, so the caller runs it in the background).
-/// Failures are logged per integration: one bad declaration does not stop the others.
-pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -> Vec<String> {
-    let mut to_activate = Vec::new();
+/// What applying the declared integrations did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeclaredOutcome {
+    /// Declared with `activate = true` and not active yet: to activate (needs the network, so
+    /// the caller runs it in the background).
+    pub to_activate: Vec<String>,
+    /// Declarations that could not be applied (each logged at error level with its reason).
+    pub failed: Vec<String>,
+}
+
+/// Creates or updates the declared integrations (local changes only). Failures are logged per
+/// integration and reported in [`DeclaredOutcome::failed`]: one bad declaration does not stop
+/// the others.
+pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -> DeclaredOutcome {
+    let mut outcome = DeclaredOutcome::default();
     if declared.is_empty() {
-        return to_activate;
+        return outcome;
     }
     let existing = match daemon.list_integrations().await {
         Ok(list) => list,
         Err(err) => {
             tracing::error!(error = %err, "cannot list integrations; declared integrations not applied");
-            return to_activate;
+            outcome.failed = declared.iter().map(|decl| decl.name.clone()).collect();
+            return outcome;
         }
     };
     let now = Utc::now();
@@ -401,6 +412,7 @@ pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -
                     }
                     Err(err) => {
                         tracing::error!(store = %decl.name, error = %err, "cannot create the declared integration");
+                        outcome.failed.push(decl.name.clone());
                         continue;
                     }
                 }
@@ -412,6 +424,7 @@ pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -
                         .await
                     {
                         tracing::error!(store = %decl.name, error = %err, "cannot update the declared integration");
+                        outcome.failed.push(decl.name.clone());
                         continue;
                     }
                     if let Some(credentials) = &decl.credentials
@@ -421,6 +434,7 @@ pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -
                             .await
                     {
                         tracing::error!(store = %decl.name, error = %err, "cannot update the declared integration's token");
+                        outcome.failed.push(decl.name.clone());
                         continue;
                     }
                     tracing::info!(store = %decl.name, "declared integration updated");
@@ -429,10 +443,10 @@ pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -
             }
         };
         if decl.activate && status != IntegrationStatus::Active {
-            to_activate.push(decl.name.clone());
+            outcome.to_activate.push(decl.name.clone());
         }
     }
-    to_activate
+    outcome
 }
 
 /// Activates integrations in the background, logging each outcome.
@@ -590,7 +604,9 @@ where
     let store = open_store(&config.data_dir)?;
     tracing::info!(data_dir = %config.data_dir.display(), "store opened");
     let daemon = Daemon::start(store.clone(), settings);
-    let activations = apply_declared(&daemon, &config.integrations).await;
+    let activations = apply_declared(&daemon, &config.integrations)
+        .await
+        .to_activate;
 
     let server = match ControlServer::bind(server_config(&config)) {
         Ok(server) => server,
@@ -655,7 +671,27 @@ where
         tokio::select! {
             event = signals.next() => match event {
                 Some(SignalEvent::Reload) => {
-                    reload(&mut config, config_path.as_deref(), &overrides, &log, &notifier, &daemon).await;
+                    // A reload waits on the actors (and may read files): a stop signal meanwhile
+                    // abandons it rather than waiting for it.
+                    let reloading = reload(&mut config, config_path.as_deref(), &overrides, &log, &notifier, &daemon);
+                    let stop = async {
+                        loop {
+                            match signals.next().await {
+                                Some(SignalEvent::Reload) => {
+                                    tracing::info!("SIGHUP during a reload: already reloading");
+                                }
+                                Some(SignalEvent::Shutdown | SignalEvent::ShutdownImmediate) | None => break,
+                            }
+                        }
+                    };
+                    let stopped = tokio::select! {
+                        () = reloading => false,
+                        () = stop => true,
+                    };
+                    if stopped {
+                        tracing::warn!("stop requested during a reload; abandoning the reload");
+                        break Ok(());
+                    }
                     prune(&store, &config).await;
                 }
                 Some(SignalEvent::Shutdown | SignalEvent::ShutdownImmediate) | None => break Ok(()),
@@ -735,7 +771,9 @@ where
     outcome
 }
 
-/// SIGHUP: re-reads the file; applies it whole or not at all.
+/// SIGHUP: re-reads the file. An invalid file (or a refused log level) is rejected whole. A
+/// valid one is applied; a declared integration that cannot be applied is reported at error
+/// level and its previous declaration (if any) stays in the running configuration.
 async fn reload(
     config: &mut DaemonConfig,
     path: Option<&Path>,
@@ -776,16 +814,50 @@ async fn reload(
             "changed settings take effect only after a restart; keeping the running values"
         );
     }
+    let previous = std::mem::take(&mut config.integrations);
     *config = effective_after_reload(config, loaded.config);
-    let activations = apply_declared(daemon, &config.integrations).await;
-    spawn_activations(daemon, activations);
-    tracing::info!(
-        level = %config.log.level,
-        sync_log_days = config.retention.sync_log_days,
-        resolved_error_days = config.retention.resolved_error_days,
-        "configuration reloaded"
-    );
-    let _ = notifier.ready(&status_line(daemon).await);
+    let outcome = apply_declared(daemon, &config.integrations).await;
+    spawn_activations(daemon, outcome.to_activate);
+    if outcome.failed.is_empty() {
+        tracing::info!(
+            level = %config.log.level,
+            sync_log_days = config.retention.sync_log_days,
+            resolved_error_days = config.retention.resolved_error_days,
+            "configuration reloaded"
+        );
+        let _ = notifier.ready(&status_line(daemon).await);
+    } else {
+        config.integrations = keep_previous_for_failed(&config.integrations, &previous, &outcome.failed);
+        tracing::error!(
+            failed = %outcome.failed.join(", "),
+            "configuration partly reloaded: these declared integrations were not applied and keep \
+             their previous state; fix them and reload again"
+        );
+        let status = format!(
+            "{}; reload incomplete: {} not applied",
+            status_line(daemon).await,
+            outcome.failed.join(", ")
+        );
+        let _ = notifier.ready(&status);
+    }
+}
+
+/// The declarations now in force: the new ones, except that a declaration that failed to apply
+/// is replaced by its previous version (or dropped if it is new).
+fn keep_previous_for_failed(
+    new: &[DeclaredIntegration],
+    previous: &[DeclaredIntegration],
+    failed: &[String],
+) -> Vec<DeclaredIntegration> {
+    new.iter()
+        .filter_map(|decl| {
+            if failed.contains(&decl.name) {
+                previous.iter().find(|old| old.name == decl.name).cloned()
+            } else {
+                Some(decl.clone())
+            }
+        })
+        .collect()
 }
 
 /// Removes history past the retention. The store prunes sync logs and resolved errors with one
