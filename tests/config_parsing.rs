@@ -440,15 +440,24 @@ fn plain_http_urls_are_refused_at_load_unless_loopback() {
     assert_eq!(err.key(), Some("integration[0].eshop_url"), "{err}");
     assert_eq!(err.line(), Some(3), "{err}");
 
-    for url in ["https://user:pw@api.example.com", "http://user:pw@api.example.com"] {
+    for url in [
+        "https://user:pw@api.example.com",
+        "http://user:pw@api.example.com",
+    ] {
         let err = parse(&integration_text(&format!("api_base_url = \"{url}\"\n"))).unwrap_err();
         assert_eq!(err.key(), Some("integration[0].api_base_url"), "{err}");
         assert!(!err.to_string().contains("pw"), "{err}");
     }
 
     // Loopback (the simulator, the demo) stays allowed.
-    for url in ["http://127.0.0.1:8080", "http://localhost:9000", "http://[::1]:1"] {
-        let text = format!("[[integration]]\nname = \"demo\"\neshop_url = \"{url}\"\napi_base_url = \"{url}\"\nwarehouse_code = \"MAIN\"\n");
+    for url in [
+        "http://127.0.0.1:8080",
+        "http://localhost:9000",
+        "http://[::1]:1",
+    ] {
+        let text = format!(
+            "[[integration]]\nname = \"demo\"\neshop_url = \"{url}\"\napi_base_url = \"{url}\"\nwarehouse_code = \"MAIN\"\n"
+        );
         parse(&text).unwrap_or_else(|e| panic!("{url}: {e}"));
     }
 }

@@ -71,10 +71,7 @@ impl Running {
 
 /// The daemon's server settings for `config`, with root and our own uid not trusted (tests run
 /// as root), bound in a fresh directory; `before_run` runs between bind and serve.
-async fn start(
-    mut config: DaemonConfig,
-    before_run: impl FnOnce(&std::path::Path),
-) -> Running {
+async fn start(mut config: DaemonConfig, before_run: impl FnOnce(&std::path::Path)) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("control.sock");
     config.control.socket_path = path.clone();

@@ -135,7 +135,11 @@ async fn a_daemon_that_does_not_answer_gives_exit_3_after_the_timeout() {
     .await
     .expect("shoptetctl gave up by itself");
     assert_eq!(run.code, 3, "{}", run.stderr);
-    assert!(run.stderr.contains("did not answer within 0.5 s"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not answer within 0.5 s"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("--timeout"), "{}", run.stderr);
     // A bad value is a usage error.
     let run = run_ctl(

@@ -94,10 +94,9 @@ async fn the_server_neither_answers_nor_logs_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("control.sock");
     let handler = Arc::new(control_double::MemoryHandler::default());
-    let server = shoptet_sync::control::ControlServer::bind(
-        shoptet_sync::control::ServerConfig::new(&path),
-    )
-    .unwrap();
+    let server =
+        shoptet_sync::control::ControlServer::bind(shoptet_sync::control::ServerConfig::new(&path))
+            .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(handler, async move {
         let _ = stopped.await;
@@ -112,12 +111,18 @@ async fn the_server_neither_answers_nor_logs_the_token() {
     write.write_all(line.as_bytes()).await.unwrap();
     write.write_all(b"\n").await.unwrap();
     let mut answer = String::new();
-    tokio::time::timeout(std::time::Duration::from_secs(20), reader.read_line(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        reader.read_line(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(answer.contains("invalid_argument"), "{answer}");
-    assert!(!answer.contains(TOKEN), "the answer quotes the token: {answer}");
+    assert!(
+        !answer.contains(TOKEN),
+        "the answer quotes the token: {answer}"
+    );
     drop(write);
     let _ = stop.send(());
     task.await.unwrap().unwrap();

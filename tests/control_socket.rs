@@ -454,7 +454,8 @@ async fn blank_lines_do_not_keep_a_connection_alive() {
             break true;
         }
         let mut probe = [0u8; 1];
-        match tokio::time::timeout(Duration::from_millis(1), trickle.reader.read(&mut probe)).await {
+        match tokio::time::timeout(Duration::from_millis(1), trickle.reader.read(&mut probe)).await
+        {
             Ok(Ok(0) | Err(_)) => break true,
             Ok(Ok(_)) => panic!("blank lines get no answer"),
             Err(_) => {}

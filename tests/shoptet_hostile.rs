@@ -10,8 +10,8 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use shoptet_sync::domain::{Credentials, Secret};
-use shoptet_sync::shoptet::limits::{Throttle, ThrottleConfig};
 use shoptet_sync::shoptet::auth::{MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME, token_renew_at};
+use shoptet_sync::shoptet::limits::{Throttle, ThrottleConfig};
 use shoptet_sync::shoptet::retry::parse_retry_after;
 use shoptet_sync::shoptet::{ClientConfig, RetryPolicy, ShoptetClient, ShoptetError};
 use tokio::sync::oneshot;
@@ -159,7 +159,10 @@ async fn a_redirect_is_a_typed_error_naming_the_location() {
         }
         other => panic!("expected Redirected, got {other:?}"),
     }
-    assert!(err.needs_operator(), "a redirect is a configuration problem");
+    assert!(
+        err.needs_operator(),
+        "a redirect is a configuration problem"
+    );
     let text = format!("{err} {err:?}");
     assert!(text.contains("elsewhere.example"), "{text}");
     assert!(!text.contains(TOKEN), "the error quotes the token: {text}");
@@ -216,8 +219,7 @@ async fn a_response_body_over_the_cap_is_refused() {
         max_response_bytes: 4 * 1024,
         ..fast_config(&api.base)
     };
-    let client =
-        ShoptetClient::new(small, Credentials::PrivateToken(Secret::new(TOKEN))).unwrap();
+    let client = ShoptetClient::new(small, Credentials::PrivateToken(Secret::new(TOKEN))).unwrap();
     let err = client.eshop_info().await.unwrap_err();
     match &err {
         ShoptetError::Invalid { detail, .. } => {
@@ -225,7 +227,11 @@ async fn a_response_body_over_the_cap_is_refused() {
         }
         other => panic!("expected Invalid, got {other:?}"),
     }
-    assert_eq!(api.headers_seen().len(), 1, "an oversized body is not retried");
+    assert_eq!(
+        api.headers_seen().len(),
+        1,
+        "an oversized body is not retried"
+    );
     // The same body under the default cap is read fine.
     let roomy = ShoptetClient::new(
         fast_config(&api.base),
@@ -334,7 +340,11 @@ async fn a_page_that_vanished_mid_read_ends_the_list() {
         let products = client.all_products().await.unwrap();
         let guids: Vec<&str> = products.iter().map(|p| p.guid.as_str()).collect();
         assert_eq!(guids, ["a", "b"], "status {status}");
-        assert_eq!(api.headers_seen().len(), 2, "page 1, then the vanished page 2");
+        assert_eq!(
+            api.headers_seen().len(),
+            2,
+            "page 1, then the vanished page 2"
+        );
     }
     // On page 1 it is an error: there is no list at all.
     let api = Server::start(Arc::new(|_| page_not_found(StatusCode::NOT_FOUND))).await;

@@ -11,11 +11,11 @@ use serde::Deserialize;
 
 use super::locate::KeyPath;
 use super::{DEFAULT_API_BASE_URL, Issue, LoadEnv, SyncDefaults, issue};
-use crate::shoptet::ShoptetError;
-use crate::shoptet::client::validate_base_url;
 use crate::domain::{
     Credentials, Integration, IntegrationId, IntegrationStatus, Secret, StatusMapping,
 };
+use crate::shoptet::ShoptetError;
+use crate::shoptet::client::validate_base_url;
 
 /// Token files larger than this are certainly not a token.
 const MAX_TOKEN_BYTES: u64 = 16 * 1024;

@@ -138,11 +138,13 @@ impl ControlClient {
         let mut line = serde_json::to_vec(&envelope)
             .map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))?;
         line.push(b'\n');
-        let limit = self.timeout.unwrap_or(if envelope.request.is_long_running() {
-            DEFAULT_LONG_ANSWER_TIMEOUT
-        } else {
-            DEFAULT_ANSWER_TIMEOUT
-        });
+        let limit = self
+            .timeout
+            .unwrap_or(if envelope.request.is_long_running() {
+                DEFAULT_LONG_ANSWER_TIMEOUT
+            } else {
+                DEFAULT_ANSWER_TIMEOUT
+            });
         let exchange = async {
             // The daemon may refuse and close before reading (unauthorized peer): its answer is
             // still readable, so a failed write is reported only when no answer follows.

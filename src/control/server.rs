@@ -83,8 +83,7 @@ impl ServerConfig {
 
     /// What a peer may do; `gids` are its primary and supplementary groups.
     pub fn peer_access(&self, own_uid: u32, uid: u32, gids: &[u32]) -> PeerAccess {
-        self.access
-            .classify(uid, gids, self.trusted(own_uid, uid))
+        self.access.classify(uid, gids, self.trusted(own_uid, uid))
     }
 
     /// Whether a peer may use the socket at all (administrators always may).

@@ -675,13 +675,8 @@ where
                     // abandons it rather than waiting for it.
                     let reloading = reload(&mut config, config_path.as_deref(), &overrides, &log, &notifier, &daemon);
                     let stop = async {
-                        loop {
-                            match signals.next().await {
-                                Some(SignalEvent::Reload) => {
-                                    tracing::info!("SIGHUP during a reload: already reloading");
-                                }
-                                Some(SignalEvent::Shutdown | SignalEvent::ShutdownImmediate) | None => break,
-                            }
+                        while let Some(SignalEvent::Reload) = signals.next().await {
+                            tracing::info!("SIGHUP during a reload: already reloading");
                         }
                     };
                     let stopped = tokio::select! {
@@ -827,7 +822,8 @@ async fn reload(
         );
         let _ = notifier.ready(&status_line(daemon).await);
     } else {
-        config.integrations = keep_previous_for_failed(&config.integrations, &previous, &outcome.failed);
+        config.integrations =
+            keep_previous_for_failed(&config.integrations, &previous, &outcome.failed);
         tracing::error!(
             failed = %outcome.failed.join(", "),
             "configuration partly reloaded: these declared integrations were not applied and keep \
@@ -933,7 +929,10 @@ mod tests {
     #[test]
     fn syncs_are_bounded_by_the_sync_request_timeout_at_the_socket_and_in_the_actors() {
         let config = DaemonConfig::default();
-        assert_eq!(config.control.sync_request_timeout, Duration::from_secs(3600));
+        assert_eq!(
+            config.control.sync_request_timeout,
+            Duration::from_secs(3600)
+        );
         assert_eq!(config.control.request_timeout, Duration::from_secs(30));
         let server = server_config(&config);
         assert_eq!(server.handler_timeout, config.control.request_timeout);

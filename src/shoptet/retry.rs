@@ -115,8 +115,14 @@ mod tests {
         let now = SystemTime::now();
         assert_eq!(parse_retry_after("1e30", now), Some(Duration::MAX));
         assert_eq!(parse_retry_after("inf", now), Some(Duration::MAX));
-        assert_eq!(parse_retry_after("99999999999999999999999", now), Some(Duration::MAX));
-        assert_eq!(parse_retry_after("2.5", now), Some(Duration::from_millis(2500)));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::MAX)
+        );
+        assert_eq!(
+            parse_retry_after("2.5", now),
+            Some(Duration::from_millis(2500))
+        );
         assert_eq!(parse_retry_after("NaN", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
         let policy = RetryPolicy::default();

@@ -331,7 +331,10 @@ mod tests {
             .count();
         assert!(resets > 20 && hangs > 20, "{resets} resets, {hangs} hangs");
         // Never together with an injected error: the request must have been applied.
-        assert!(pb.iter().all(|p| p.error.is_none() || p.after_apply.is_none()));
+        assert!(
+            pb.iter()
+                .all(|p| p.error.is_none() || p.after_apply.is_none())
+        );
         let mut c = FaultConfig::default();
         c.apply_spec("apply-reset=0.5").unwrap();
         assert_eq!(c.apply_then_reset_rate, 0.5);
