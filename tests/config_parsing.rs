@@ -422,3 +422,67 @@ fn dotted_and_inline_keys_are_located_too() {
     let err = parse("[log]\nlevel = \"info\"\nlevel = \"debug\"\n").unwrap_err();
     assert_eq!(err.line(), Some(3), "duplicate key: {err}");
 }
+
+/// The client refuses plain http to anything but loopback; the configuration must refuse it at
+/// load time, naming the key and line, instead of the integration failing at its first sync.
+#[test]
+fn plain_http_urls_are_refused_at_load_unless_loopback() {
+    let err = parse(&integration_text(
+        "api_base_url = \"http://api.example.com\"\n",
+    ))
+    .unwrap_err();
+    assert_eq!(err.key(), Some("integration[0].api_base_url"), "{err}");
+    assert_eq!(err.line(), Some(8), "{err}");
+    assert!(err.to_string().contains("loopback"), "{err}");
+
+    let text = "[[integration]]\nname = \"demo\"\neshop_url = \"http://demo.example\"\nwarehouse_code = \"MAIN\"\n";
+    let err = parse(text).unwrap_err();
+    assert_eq!(err.key(), Some("integration[0].eshop_url"), "{err}");
+    assert_eq!(err.line(), Some(3), "{err}");
+
+    for url in [
+        "https://user:pw@api.example.com",
+        "http://user:pw@api.example.com",
+    ] {
+        let err = parse(&integration_text(&format!("api_base_url = \"{url}\"\n"))).unwrap_err();
+        assert_eq!(err.key(), Some("integration[0].api_base_url"), "{err}");
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+
+    // Loopback (the simulator, the demo) stays allowed.
+    for url in [
+        "http://127.0.0.1:8080",
+        "http://localhost:9000",
+        "http://[::1]:1",
+    ] {
+        let text = format!(
+            "[[integration]]\nname = \"demo\"\neshop_url = \"{url}\"\napi_base_url = \"{url}\"\nwarehouse_code = \"MAIN\"\n"
+        );
+        parse(&text).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+}
+
+/// A token "file" that is a FIFO is refused at once: opening it would block the start (or a
+/// reload) until some writer appears.
+#[test]
+fn a_fifo_token_file_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("demo.token");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let text = integration_text("token_file = \"demo.token\"\n");
+    let origin = dir.path().join("c.toml");
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = parse_at(&text, &origin, &LoadEnv::default()).map(|_| ());
+        let _ = done.send(outcome.map_err(|e| e.to_string()));
+    });
+    let outcome = result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("loading did not block on the FIFO");
+    let err = outcome.unwrap_err();
+    assert!(err.contains("not a regular file"), "{err}");
+}

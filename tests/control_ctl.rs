@@ -113,6 +113,44 @@ async fn run_ctl(args: Vec<String>, env_socket: Option<&Path>, stdin: Option<&st
     .unwrap()
 }
 
+/// A daemon that accepts connections but never answers (stopped, stuck): shoptetctl gives up
+/// after its timeout with exit 3 and a hint, instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_does_not_answer_gives_exit_3_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("control.sock");
+    // Listening (so connect succeeds into the backlog) but never accepting or answering.
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let args = vec![
+        "--socket".to_owned(),
+        socket.display().to_string(),
+        "--timeout".to_owned(),
+        "0.5".to_owned(),
+        "status".to_owned(),
+    ];
+    let run = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        run_ctl(args, None, None),
+    )
+    .await
+    .expect("shoptetctl gave up by itself");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not answer within 0.5 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--timeout"), "{}", run.stderr);
+    // A bad value is a usage error.
+    let run = run_ctl(
+        vec!["--timeout".to_owned(), "-1".to_owned(), "status".to_owned()],
+        Some(&socket),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn success_prints_tables_or_json_and_exits_0() {
     let mut ctl = Ctl::start(|_| {});

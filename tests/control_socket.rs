@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use shoptet_sync::control::protocol::*;
 use shoptet_sync::control::{ClientError, ControlClient, ControlServer, ServerConfig};
 use shoptet_sync::domain::Secret;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::oneshot;
@@ -440,9 +440,47 @@ async fn idle_connections_are_closed_so_waiting_clients_get_served() {
     server.stop().await;
 }
 
+/// A client that only ever sends blank lines is idle: it is disconnected after the idle timeout
+/// like a silent one, instead of holding its slot forever.
+#[tokio::test]
+async fn blank_lines_do_not_keep_a_connection_alive() {
+    let mut server = TestServer::start(|c| c.idle_timeout = Duration::from_millis(300));
+    let mut trickle = server.raw().await;
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(50));
+    let closed = loop {
+        ticks.tick().await;
+        if trickle.writer.write_all(b"\n").await.is_err() {
+            break true;
+        }
+        let mut probe = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(1), trickle.reader.read(&mut probe)).await
+        {
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(_)) => panic!("blank lines get no answer"),
+            Err(_) => {}
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            break false;
+        }
+    };
+    assert!(
+        closed,
+        "a connection sending only blank lines was never closed"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // A real request restarts the idle timer: answered, then closed only after a new silence.
+    let mut client = server.client().await;
+    client.call(Request::DaemonStatus {}).await.unwrap();
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn handler_timeout_gives_busy_and_a_panic_gives_internal() {
-    let mut server = TestServer::start(|c| c.handler_timeout = Duration::from_millis(200));
+    let mut server = TestServer::start(|c| {
+        c.handler_timeout = Duration::from_millis(200);
+        c.long_handler_timeout = Duration::from_millis(200);
+    });
     let mut client = server.client().await;
     let busy = client
         .call(Request::SyncFull {
@@ -470,14 +508,56 @@ async fn handler_timeout_gives_busy_and_a_panic_gives_internal() {
     server.stop().await;
 }
 
+/// Syncs may take minutes: they get the long handler timeout, not the ordinary one.
+#[tokio::test]
+async fn long_running_operations_get_the_long_handler_timeout() {
+    let mut server = TestServer::start(|c| {
+        c.handler_timeout = Duration::from_millis(100);
+        c.long_handler_timeout = Duration::from_millis(700);
+    });
+    let mut client = server.client().await;
+    let started = Instant::now();
+    let busy = client
+        .call(Request::SyncFull {
+            integration: "demo".into(),
+            force: true,
+        })
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    let ClientError::Refused(error) = busy else {
+        panic!("unexpected {busy}")
+    };
+    assert_eq!(error.code, ErrorCode::Busy);
+    assert!(error.message.contains("0.7 s"), "{error}");
+    assert!(
+        waited >= Duration::from_millis(700),
+        "answered `busy` after {waited:?}, before the long timeout"
+    );
+    // Ordinary operations keep the ordinary bound.
+    assert!(!Request::DaemonStatus {}.is_long_running());
+    for long in [
+        Request::SyncOrders {
+            integration: "demo".into(),
+            force: false,
+        },
+        Request::IntegrationActivate {
+            name: "demo".into(),
+        },
+    ] {
+        assert!(long.is_long_running(), "{}", long.op_name());
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn peers_not_in_the_allowed_set_are_refused() {
     let own_uid = std::fs::metadata("/proc/self").unwrap().uid();
     let mut server = TestServer::start(|c| {
         c.always_allow_root = false;
         c.always_allow_own_uid = false;
-        c.allowed_uids = vec![own_uid.wrapping_add(4242)];
-        c.allowed_gids = vec![4_000_000_000];
+        c.access.allowed_uids = [own_uid.wrapping_add(4242)].into();
+        c.access.allowed_gids = [4_000_000_000].into();
     });
     let mut raw = server.raw().await;
     let refusal = raw.recv().await.expect("one refusal");
@@ -506,8 +586,8 @@ async fn state_changes_can_be_limited_to_admins() {
     let mut server = TestServer::start(|c| {
         c.always_allow_root = false;
         c.always_allow_own_uid = false;
-        c.allowed_uids = vec![own_uid];
-        c.admin_uids = vec![own_uid.wrapping_add(1)];
+        c.access.allowed_uids = [own_uid].into();
+        c.access.admin_uids = [own_uid.wrapping_add(1)].into();
     });
     let mut client = server.client().await;
     client.call(Request::IntegrationList {}).await.unwrap();
@@ -525,8 +605,8 @@ async fn state_changes_can_be_limited_to_admins() {
     let mut server = TestServer::start(|c| {
         c.always_allow_root = false;
         c.always_allow_own_uid = false;
-        c.allowed_uids = vec![own_uid];
-        c.admin_uids = vec![own_uid];
+        c.access.allowed_uids = [own_uid].into();
+        c.access.admin_uids = [own_uid].into();
     });
     server.client().await.call(create_demo()).await.unwrap();
     server.stop().await;

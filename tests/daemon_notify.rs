@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The real daemon speaks the sd_notify protocol to a socket standing in for systemd: READY=1
 //! only once the control socket exists with mode 0660, STATUS= with it, WATCHDOG=1 pings when
-//! WATCHDOG_USEC is set, RELOADING=1 and READY=1 around a SIGHUP, STOPPING=1 on SIGTERM.
+//! WATCHDOG_USEC is set, RELOADING=1 and READY=1 around a SIGHUP, STOPPING=1 with EXTEND_TIMEOUT_USEC on SIGTERM.
 
 mod daemon_support;
 
@@ -68,6 +68,18 @@ async fn ready_watchdog_reload_and_stopping_reach_systemd() {
         .wait_line("STOPPING=1", Duration::from_secs(10))
         .await;
     assert!(stopping.text.contains("STATUS="), "{}", stopping.text);
+    // The configured shutdown deadline (15 s here) may exceed the unit's TimeoutStopSec: the
+    // daemon asks systemd for that long, plus the final flush and a margin.
+    let extend: u64 = stopping
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("EXTEND_TIMEOUT_USEC="))
+        .expect("STOPPING=1 comes with EXTEND_TIMEOUT_USEC=")
+        .parse()
+        .unwrap();
+    let expected = shoptet_sync::service::daemon::stop_budget(Duration::from_secs(15));
+    assert_eq!(u128::from(extend), expected.as_micros());
+    assert!(expected > Duration::from_secs(15));
     let status = daemon.wait_exit(Duration::from_secs(20)).await;
     assert_eq!(status.code(), Some(0), "{}", daemon.stderr());
     assert!(!env.socket().exists(), "the control socket was removed");

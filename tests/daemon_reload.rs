@@ -81,3 +81,61 @@ async fn sighup_applies_a_valid_configuration_and_rejects_an_invalid_one() {
         Some(0)
     );
 }
+
+/// A declaration that cannot be applied (its name clashes, ignoring case, with an integration
+/// created through the socket) does not stop the others, and the reload says at error level that
+/// it was only partly applied instead of "configuration reloaded".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_applies_only_part_says_so_at_error_level() {
+    let sim = start_sim(small_shop(0)).await;
+    let env = Env::new();
+    env.write_config("info", "");
+    let mut daemon = env.start(&[]);
+    daemon
+        .wait_ready(&env.socket(), Duration::from_secs(30))
+        .await;
+    let created = ctl(
+        &env.socket(),
+        &[
+            "integration",
+            "create",
+            "CLASH",
+            "--shop-url",
+            "https://clash.example",
+        ],
+    )
+    .await;
+    assert!(created.status.success(), "{}", created.stderr);
+
+    let token = env.token_file("good", &sim);
+    let blocks = format!(
+        "{}\n{}",
+        integration_block("clash", &sim, &token),
+        integration_block("good", &sim, &token)
+    );
+    env.write_config("info", &blocks);
+    daemon.signal(libc::SIGHUP);
+    daemon
+        .wait_log("configuration partly reloaded", Duration::from_secs(10))
+        .await;
+    let log = daemon.stderr();
+    let line = log
+        .lines()
+        .find(|l| l.contains("configuration partly reloaded"))
+        .unwrap();
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("clash"), "{line}");
+    assert!(!line.contains("good"), "{line}");
+    assert!(
+        !log.contains("configuration reloaded"),
+        "a partial reload must not claim success: {log}"
+    );
+    // The other declaration was applied.
+    wait_active(&env.socket(), "good", Duration::from_secs(30)).await;
+
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(
+        daemon.wait_exit(Duration::from_secs(20)).await.code(),
+        Some(0)
+    );
+}

@@ -306,7 +306,7 @@ async fn a_peer_whose_uid_is_not_allowed_is_refused_and_a_read_only_peer_cannot_
 async fn a_request_that_outlives_the_handler_timeout_is_busy_and_the_daemon_keeps_answering() {
     let sim = start_sim(small_shop()).await;
     let syncd = Syncd::start_with(Options {
-        control: vec!["request_timeout_secs = 1".to_owned()],
+        control: vec!["sync_request_timeout_secs = 1".to_owned()],
         ..Options::default()
     })
     .await;

@@ -34,12 +34,14 @@ fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
 
-/// A simulator whose bucket never fills unless a test says otherwise.
+/// A simulator whose bucket never fills unless a test says otherwise, strict about the
+/// `Content-Type` the reference requires on every request (so the client is checked for it).
 fn sim_config(products: usize, orders: usize) -> SimConfig {
     SimConfig {
         seed: 11,
         products,
         orders,
+        strict_content_type: true,
         stock_range: (500, 1000),
         limits: LimitConfig {
             max_in_flight: 3,
@@ -1468,5 +1470,32 @@ async fn four_concurrent_callers_never_exceed_three_in_flight() {
         result.unwrap();
     }
     assert_eq!(sim.counters().peak_in_flight, 2);
+    sim.shutdown().await;
+}
+
+/// A stock write whose response is lost after the shop applied it (connection reset) is
+/// retried; since every stock row is absolute, the retry leaves the same result.
+#[tokio::test]
+async fn a_write_whose_response_was_lost_is_retried_safely() {
+    let sim = start(sim_config(5, 0)).await;
+    let client = private_client(&sim, fast_config(&sim));
+    let code = stocked_codes(&sim)[0].clone();
+    let mut faults = FaultConfig {
+        max_faults: Some(1),
+        path_prefix: Some("/api/stocks".into()),
+        ..FaultConfig::default()
+    };
+    faults.apply_spec("apply-reset=1").unwrap();
+    sim.set_faults(faults);
+    client
+        .update_stock(1, &[StockUpdateRow::real_stock(code.clone(), d("41"))])
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(sim.stock_level(&code).unwrap().real_stock, d("41"));
+    let stats = client.stats();
+    assert_eq!(stats.transport_errors, 1, "{stats:?}");
+    assert_eq!(stats.retries, 1, "{stats:?}");
     sim.shutdown().await;
 }

@@ -884,3 +884,95 @@ async fn seeding_is_deterministic() {
         s.shutdown().await;
     }
 }
+
+/// Strict mode refuses API requests without a JSON `Content-Type` (GET included) with 415 in the
+/// usual envelope; both media types of the reference are accepted, parameters too.
+#[tokio::test]
+async fn strict_mode_refuses_requests_without_a_json_content_type() {
+    let sim = Simulator::start(SimConfig {
+        products: 3,
+        orders: 0,
+        strict_content_type: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let send = |content_type: Option<&'static str>| {
+        let mut req = client()
+            .get(format!("{}/api/eshop", sim.base_url()))
+            .header("Shoptet-Private-Api-Token", sim.private_token());
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        req.send()
+    };
+    let refused = send(None).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["errors"][0]["errorCode"], "invalid-request-data");
+    let refused = send(Some("text/plain")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    for accepted in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/vnd.shoptet.v1.0",
+    ] {
+        let ok = send(Some(accepted)).await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK, "{accepted}");
+    }
+    // Lenient by default, like real shops in practice.
+    let lenient = start(3, 0).await;
+    let ok = client()
+        .get(format!("{}/api/eshop", lenient.base_url()))
+        .header("Shoptet-Private-Api-Token", lenient.private_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    sim.shutdown().await;
+    lenient.shutdown().await;
+}
+
+/// "Apply then reset": the write is applied, but the connection is closed without the response;
+/// "apply then hang": applied, answered only after the hang.
+#[tokio::test]
+async fn lost_responses_apply_the_write_first() {
+    let sim = start(3, 0).await;
+    let code = sim.variant_codes().into_iter().next().unwrap();
+    let url = format!("{}/api/stocks/1/movements", sim.base_url());
+    let write = |real_stock: u32| {
+        client()
+            .patch(url.clone())
+            .header("Shoptet-Private-Api-Token", sim.private_token())
+            .header("Content-Type", "application/json")
+            .body(json!({"data": [{"productCode": code, "realStock": real_stock}]}).to_string())
+            .send()
+    };
+    let mut faults = shoptet_sync::sim::FaultConfig::default();
+    faults.apply_spec("apply-reset=1").unwrap();
+    sim.set_faults(faults);
+    let lost = write(17).await;
+    assert!(lost.is_err(), "the response was lost: {lost:?}");
+    assert_eq!(sim.stock_level(&code).unwrap().real_stock, d("17"));
+
+    let mut faults = shoptet_sync::sim::FaultConfig::default();
+    faults.apply_spec("apply-hang=1").unwrap();
+    faults.hang_ms = 300;
+    sim.set_faults(faults);
+    let started = std::time::Instant::now();
+    let slow = client()
+        .patch(url.clone())
+        .header("Shoptet-Private-Api-Token", sim.private_token())
+        .header("Content-Type", "application/json")
+        .timeout(std::time::Duration::from_millis(100))
+        .body(json!({"data": [{"productCode": code, "realStock": 23}]}).to_string())
+        .send()
+        .await;
+    assert!(slow.is_err_and(|e| e.is_timeout()));
+    assert!(started.elapsed() < std::time::Duration::from_millis(300));
+    assert_eq!(sim.stock_level(&code).unwrap().real_stock, d("23"));
+    sim.set_faults(shoptet_sync::sim::FaultConfig::default());
+    let answered = write(5).await.unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    sim.shutdown().await;
+}

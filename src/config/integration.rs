@@ -14,6 +14,8 @@ use super::{DEFAULT_API_BASE_URL, Issue, LoadEnv, SyncDefaults, issue};
 use crate::domain::{
     Credentials, Integration, IntegrationId, IntegrationStatus, Secret, StatusMapping,
 };
+use crate::shoptet::ShoptetError;
+use crate::shoptet::client::validate_base_url;
 
 /// Token files larger than this are certainly not a token.
 const MAX_TOKEN_BYTES: u64 = 16 * 1024;
@@ -177,6 +179,15 @@ fn check_url(at: &KeyPath, value: &str) -> Result<(), Issue> {
             "must not contain spaces or control characters",
         ));
     }
+    // The client's own rule (https anywhere, plain http only to loopback, no embedded
+    // credentials), applied now so a bad URL fails the load, not the first sync.
+    validate_base_url(value, "the URL").map_err(|error| {
+        let reason = match error {
+            ShoptetError::Config(reason) => reason,
+            other => other.to_string(),
+        };
+        issue(at.clone(), reason)
+    })?;
     Ok(())
 }
 
@@ -299,6 +310,16 @@ pub(super) fn resolve(
 /// file, never its contents.
 fn read_token(key: &KeyPath, path: &Path, warnings: &mut Vec<String>) -> Result<Secret, Issue> {
     let shown = path.display();
+    // Checked before opening: opening a FIFO blocks until a writer appears, which would hang
+    // the start or a reload.
+    let kind = std::fs::metadata(path)
+        .map_err(|e| issue(key.clone(), format!("cannot open token file {shown}: {e}")))?;
+    if !kind.is_file() {
+        return Err(issue(
+            key.clone(),
+            format!("token file {shown} is not a regular file"),
+        ));
+    }
     let file = std::fs::File::open(path)
         .map_err(|e| issue(key.clone(), format!("cannot open token file {shown}: {e}")))?;
     let meta = file.metadata().map_err(|e| {

@@ -112,20 +112,25 @@ pub struct ControlSettings {
     pub max_connections: usize,
     /// Largest accepted request line, in bytes.
     pub max_request_bytes: usize,
-    /// Time allowed for one request to be read and answered.
+    /// Time allowed for one request to be answered.
     pub request_timeout: Duration,
+    /// The same for long-running operations (syncs, activation, backup); also bounds each
+    /// sync inside the daemon.
+    pub sync_request_timeout: Duration,
     /// An idle connection is closed after this long.
     pub idle_timeout: Duration,
 }
 
-/// Who may use the control socket (checked against SO_PEERCRED), and who may change things.
+/// Who may use the control socket (checked against the peer's credentials at connect time),
+/// and who may change things.
 ///
 /// uid 0 and the daemon's own uid are always administrators. Administrators are always allowed.
+/// A peer's primary and supplementary groups both count.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessPolicy {
     /// uids allowed to connect (from `allowed_uids` and `allowed_users`).
     pub allowed_uids: BTreeSet<u32>,
-    /// Primary gids allowed to connect (from `allowed_gids` and `allowed_groups`).
+    /// gids whose members may connect (from `allowed_gids` and `allowed_groups`).
     pub allowed_gids: BTreeSet<u32>,
     /// uids allowed to change state or credentials (from `admin_uids` and `admin_users`).
     pub admin_uids: BTreeSet<u32>,
@@ -145,19 +150,29 @@ pub enum PeerAccess {
 }
 
 impl AccessPolicy {
-    /// Classifies a peer by its credentials; `daemon_uid` is the daemon's own effective uid.
-    pub fn decide(&self, peer_uid: u32, peer_gid: u32, daemon_uid: u32) -> PeerAccess {
-        if peer_uid == 0
-            || peer_uid == daemon_uid
-            || self.admin_uids.contains(&peer_uid)
-            || self.admin_gids.contains(&peer_gid)
-        {
+    /// The access rule, the one the control server enforces. `trusted` peers (root, the
+    /// daemon's own uid) are administrators; so is anyone listed under `admin_*`, by uid or by any
+    /// of `peer_gids` (primary and supplementary). Administrators are always allowed; `allowed_*`
+    /// peers may read; everyone else is denied.
+    pub fn classify(&self, peer_uid: u32, peer_gids: &[u32], trusted: bool) -> PeerAccess {
+        let in_any = |set: &BTreeSet<u32>| peer_gids.iter().any(|gid| set.contains(gid));
+        if trusted || self.admin_uids.contains(&peer_uid) || in_any(&self.admin_gids) {
             PeerAccess::Admin
-        } else if self.allowed_uids.contains(&peer_uid) || self.allowed_gids.contains(&peer_gid) {
+        } else if self.allowed_uids.contains(&peer_uid) || in_any(&self.allowed_gids) {
             PeerAccess::ReadOnly
         } else {
             PeerAccess::Denied
         }
+    }
+
+    /// Classifies a peer by uid and primary gid; `daemon_uid` is the daemon's own effective
+    /// uid. Same rule as [`AccessPolicy::classify`].
+    pub fn decide(&self, peer_uid: u32, peer_gid: u32, daemon_uid: u32) -> PeerAccess {
+        self.classify(
+            peer_uid,
+            &[peer_gid],
+            peer_uid == 0 || peer_uid == daemon_uid,
+        )
     }
 }
 
@@ -241,6 +256,7 @@ impl Default for DaemonConfig {
                 max_connections: raw.control.max_connections as usize,
                 max_request_bytes: raw.control.max_request_bytes as usize,
                 request_timeout: Duration::from_secs(raw.control.request_timeout_secs),
+                sync_request_timeout: Duration::from_secs(raw.control.sync_request_timeout_secs),
                 idle_timeout: Duration::from_secs(raw.control.idle_timeout_secs),
             },
             access: AccessPolicy::default(),
@@ -417,6 +433,7 @@ struct RawControl {
     max_connections: u32,
     max_request_bytes: u64,
     request_timeout_secs: u64,
+    sync_request_timeout_secs: u64,
     idle_timeout_secs: u64,
 }
 
@@ -429,6 +446,7 @@ impl Default for RawControl {
             max_connections: 64,
             max_request_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            sync_request_timeout_secs: 3600,
             idle_timeout_secs: 300,
         }
     }
@@ -643,6 +661,12 @@ fn resolve_control(raw: RawControl) -> Result<ControlSettings, Issue> {
             raw.request_timeout_secs,
             1,
             3600,
+        )?),
+        sync_request_timeout: Duration::from_secs(check_range(
+            "control.sync_request_timeout_secs",
+            raw.sync_request_timeout_secs,
+            1,
+            86_400,
         )?),
         idle_timeout: Duration::from_secs(check_range(
             "control.idle_timeout_secs",

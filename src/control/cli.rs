@@ -7,13 +7,14 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::client::{ClientError, ControlClient};
+use super::client::{ClientError, ControlClient, DEFAULT_CONNECT_TIMEOUT};
 use super::protocol::{
     ConflictResolution, ControlError, CredentialsInput, CredentialsKind, DEFAULT_PAGE_SIZE,
     IntegrationPatch, MAX_BULK_ITEMS, NewIntegration, OrderQuery, OrderSortKey, ProductQuery,
@@ -26,6 +27,20 @@ use crate::domain::{OrderStatus, OutboxState, Secret, StatusMapping};
 pub const DEFAULT_SOCKET: &str = "/run/shoptet-sync/control.sock";
 /// Environment variable naming the socket.
 pub const SOCKET_ENV: &str = "SHOPTET_SYNC_SOCKET";
+
+/// Environment variable giving the answer timeout in seconds.
+pub const TIMEOUT_ENV: &str = "SHOPTET_SYNC_TIMEOUT";
+
+fn parse_timeout(raw: &str) -> Result<Duration, String> {
+    let seconds: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a number of seconds"))?;
+    if !(seconds > 0.0 && seconds <= 1_000_000.0) {
+        return Err("the timeout must be between 0 and 1000000 seconds".to_owned());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+}
 
 /// Exit code: the daemon refused the request.
 pub const EXIT_REFUSED: u8 = 1;
@@ -50,6 +65,10 @@ pub struct Cli {
     /// Print the daemon's response as JSON (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Seconds to wait for the daemon's answer (default 120, or 3720 for syncs, activation and
+    /// backups); exit 3 when it does not answer in time.
+    #[arg(long, global = true, env = TIMEOUT_ENV, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -1153,7 +1172,7 @@ pub fn run(cli: &Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn W
             return EXIT_UNREACHABLE;
         }
     };
-    let outcome = runtime.block_on(execute(&cli.socket, &plan));
+    let outcome = runtime.block_on(execute(&cli.socket, cli.timeout, &plan));
     report(cli, &plan, outcome, out, err)
 }
 
@@ -1167,11 +1186,15 @@ enum Outcome {
     },
 }
 
-async fn execute(socket: &Path, plan: &Plan) -> Outcome {
-    let mut client = match ControlClient::connect(socket).await {
+async fn execute(socket: &Path, timeout: Option<Duration>, plan: &Plan) -> Outcome {
+    let connect_limit = timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |t| t.min(DEFAULT_CONNECT_TIMEOUT));
+    let mut client = match ControlClient::connect_within(socket, connect_limit).await {
         Ok(client) => client,
         Err(error) => return Outcome::Failed { error, applied: 0 },
     };
+    if let Some(timeout) = timeout {
+        client = client.with_timeout(timeout);
+    }
     let mut bulk: Option<StockBulkResult> = None;
     let mut last = None;
     for (applied, request) in plan.requests.iter().enumerate() {
@@ -1244,6 +1267,18 @@ fn report(
                          group (see `ls -l {}`) and in the daemon's allowed users or groups.",
                         path.display(),
                         path.display()
+                    );
+                    EXIT_UNREACHABLE
+                }
+                ClientError::Timeout(limit) => {
+                    let _ = writeln!(
+                        err,
+                        "shoptetctl: the daemon at {} did not answer within {} s\n\
+                         hint: it may be stopped, stuck or overloaded: check `systemctl status shoptet-syncd` \
+                         and `journalctl -u shoptet-syncd`. A long operation may still be running; \
+                         wait longer with --timeout SECS.",
+                        cli.socket.display(),
+                        limit.as_secs_f32()
                     );
                     EXIT_UNREACHABLE
                 }

@@ -16,6 +16,14 @@ const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 /// Connection attempts retried while the daemon's listen backlog is full.
 const CONNECT_RETRIES: u32 = 40;
 const CONNECT_RETRY_DELAY: Duration = Duration::from_millis(50);
+/// Default bound on connecting.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default bound on waiting for the answer to an ordinary request: above the daemon's own bound
+/// (`control.request_timeout_secs`, default 30 s), so the daemon's `busy` normally comes first.
+pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+/// The same for long-running operations (syncs, activation, backup), whose daemon-side bound
+/// is `control.sync_request_timeout_secs` (default 3600 s).
+pub const DEFAULT_LONG_ANSWER_TIMEOUT: Duration = Duration::from_secs(3600 + 120);
 
 /// Why a call did not produce a result.
 #[derive(Debug, thiserror::Error)]
@@ -51,9 +59,22 @@ pub struct ControlClient {
 }
 
 impl ControlClient {
-    /// Connects to the socket at `path`.
+    /// Connects to the socket at `path`, giving up after [`DEFAULT_CONNECT_TIMEOUT`].
     pub async fn connect(path: impl AsRef<Path>) -> Result<Self, ClientError> {
-        let path = path.as_ref();
+        Self::connect_within(path, DEFAULT_CONNECT_TIMEOUT).await
+    }
+
+    /// Connects to the socket at `path`, giving up after `limit`.
+    pub async fn connect_within(
+        path: impl AsRef<Path>,
+        limit: Duration,
+    ) -> Result<Self, ClientError> {
+        tokio::time::timeout(limit, Self::connect_unbounded(path.as_ref()))
+            .await
+            .map_err(|_| ClientError::Timeout(limit))?
+    }
+
+    async fn connect_unbounded(path: &Path) -> Result<Self, ClientError> {
         // A full listen backlog (daemon at its connection bound) refuses with EAGAIN instead of
         // queueing: retry briefly before reporting the daemon unreachable.
         let mut attempts = 0;
@@ -84,8 +105,8 @@ impl ControlClient {
         })
     }
 
-    /// Gives up on a call after `timeout` (none by default: syncs can take long, and the daemon
-    /// bounds them itself).
+    /// Gives up on every call after `timeout`. Without it a call waits at most
+    /// [`DEFAULT_ANSWER_TIMEOUT`], or [`DEFAULT_LONG_ANSWER_TIMEOUT`] for long-running operations.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -117,7 +138,13 @@ impl ControlClient {
         let mut line = serde_json::to_vec(&envelope)
             .map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))?;
         line.push(b'\n');
-        let limit = self.timeout;
+        let limit = self
+            .timeout
+            .unwrap_or(if envelope.request.is_long_running() {
+                DEFAULT_LONG_ANSWER_TIMEOUT
+            } else {
+                DEFAULT_ANSWER_TIMEOUT
+            });
         let exchange = async {
             // The daemon may refuse and close before reading (unauthorized peer): its answer is
             // still readable, so a failed write is reported only when no answer follows.
@@ -129,12 +156,9 @@ impl ControlClient {
                 (Ok(()), Err(error)) => Err(error),
             }
         };
-        match limit {
-            Some(limit) => tokio::time::timeout(limit, exchange)
-                .await
-                .map_err(|_| ClientError::Timeout(limit))?,
-            None => exchange.await,
-        }
+        tokio::time::timeout(limit, exchange)
+            .await
+            .map_err(|_| ClientError::Timeout(limit))?
     }
 
     async fn read_response(&mut self) -> Result<ResponseEnvelope, ClientError> {

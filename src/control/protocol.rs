@@ -315,11 +315,10 @@ pub fn parse_request_line(line: &[u8]) -> Result<RequestEnvelope, RequestLineErr
     if let Some(extra) = object.keys().next() {
         return Err(fail(id, format!("unknown envelope field `{extra}`")));
     }
-    let mut tagged = serde_json::Map::new();
-    tagged.insert("op".to_owned(), serde_json::Value::String(op.clone()));
-    tagged.insert("args".to_owned(), args);
-    let request = serde_json::from_value::<Request>(serde_json::Value::Object(tagged))
-        .map_err(|e| fail(id.clone(), format!("invalid arguments for `{op}`: {e}")))?;
+    let request = match decode_request(&op, args.clone()) {
+        Ok(request) => request,
+        Err(error) => return Err(fail(id, describe_args_error(&op, args, &error))),
+    };
     request
         .validate()
         .map_err(|error| RequestLineError { id, error })?;
@@ -328,6 +327,38 @@ pub fn parse_request_line(line: &[u8]) -> Result<RequestEnvelope, RequestLineErr
         id: request_id,
         request,
     })
+}
+
+fn decode_request(op: &str, args: serde_json::Value) -> Result<Request, serde_json::Error> {
+    let mut tagged = serde_json::Map::new();
+    tagged.insert("op".to_owned(), serde_json::Value::String(op.to_owned()));
+    tagged.insert("args".to_owned(), args);
+    serde_json::from_value::<Request>(serde_json::Value::Object(tagged))
+}
+
+/// The shape `credentials` must have, for refusals that cannot quote what was sent.
+const CREDENTIALS_SHAPE: &str =
+    r#"{"kind": "private_token" | "addon_oauth", "token": "…"} (the token as a JSON string)"#;
+
+/// The refusal text for arguments that do not decode. serde's message may quote the offending
+/// value, so when the arguments carry `credentials` (whose token must never be echoed or logged)
+/// the credentials are decoded apart: a problem inside them gets a fixed message, a problem
+/// elsewhere gets serde's message for the arguments without the credentials.
+fn describe_args_error(op: &str, args: serde_json::Value, error: &serde_json::Error) -> String {
+    let serde_json::Value::Object(mut without) = args else {
+        return format!("invalid arguments for `{op}`: {error}");
+    };
+    if without.remove("credentials").is_none() {
+        return format!("invalid arguments for `{op}`: {error}");
+    }
+    match decode_request(op, serde_json::Value::Object(without)) {
+        // Valid without them (or missing only them): the credentials are what is wrong.
+        Ok(_) => format!("invalid `credentials` for `{op}`: expected {CREDENTIALS_SHAPE}"),
+        Err(other) if other.to_string().contains("missing field `credentials`") => {
+            format!("invalid `credentials` for `{op}`: expected {CREDENTIALS_SHAPE}")
+        }
+        Err(other) => format!("invalid arguments for `{op}`: {other}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -846,6 +877,22 @@ impl Request {
                 | Self::FulfillmentReport { .. }
                 | Self::InventoryReport { .. }
                 | Self::DaemonStatus {}
+        )
+    }
+
+    /// Whether the operation may legitimately take minutes (a sync walks whole catalogues,
+    /// activation runs a first sync, a backup copies the store): the server gives these its
+    /// long handler timeout instead of the ordinary one.
+    pub fn is_long_running(&self) -> bool {
+        matches!(
+            self,
+            Self::SyncOrders { .. }
+                | Self::SyncInventory { .. }
+                | Self::SyncProducts { .. }
+                | Self::SyncPrices { .. }
+                | Self::SyncFull { .. }
+                | Self::IntegrationActivate { .. }
+                | Self::Backup { .. }
         )
     }
 

@@ -15,12 +15,15 @@ use tokio::task::JoinSet;
 
 use super::protocol::{Caller, ControlError, ControlHandler, ResponseEnvelope, parse_request_line};
 use super::sys;
+use crate::config::{AccessPolicy, PeerAccess};
 
 /// Default largest request line.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// At most this many times the request limit is read and discarded from an oversized request
 /// before the connection is dropped without waiting for its end.
 const DISCARD_FACTOR: usize = 16;
+/// Default handler timeout of long-running operations (syncs, activation, backup).
+pub const DEFAULT_LONG_HANDLER_TIMEOUT_SECS: u64 = 60 * 60;
 /// Mode of the socket file: owner and group may connect, others may not.
 pub const SOCKET_MODE: u32 = 0o660;
 
@@ -30,14 +33,9 @@ pub struct ServerConfig {
     pub socket_path: PathBuf,
     /// Group (name or number) that owns the socket file; members may connect at the file level.
     pub group: Option<String>,
-    /// Peers with these uids may connect.
-    pub allowed_uids: Vec<u32>,
-    /// Peers whose primary or supplementary groups include one of these may connect.
-    pub allowed_gids: Vec<u32>,
-    /// Who may run state-changing operations. When both admin sets are empty, every allowed
-    /// peer may.
-    pub admin_uids: Vec<u32>,
-    pub admin_gids: Vec<u32>,
+    /// Who may connect and who may change state ([`AccessPolicy::classify`]: administrators
+    /// are always allowed; `allowed_*` peers may only read).
+    pub access: AccessPolicy,
     /// Root may always connect and is an admin (default true).
     pub always_allow_root: bool,
     /// The daemon's own uid may always connect and is an admin (default true).
@@ -50,27 +48,31 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// How long one request may take in the handler before the caller gets `busy`.
     pub handler_timeout: Duration,
+    /// The same for long-running operations ([`Request::is_long_running`]: syncs, activation,
+    /// backup), which may legitimately take minutes.
+    ///
+    /// [`Request::is_long_running`]: super::protocol::Request::is_long_running
+    pub long_handler_timeout: Duration,
     /// How long shutdown waits for in-flight requests before dropping them.
     pub shutdown_grace: Duration,
 }
 
 impl ServerConfig {
-    /// Defaults: no extra peers allowed (root and the daemon's uid only), no admin restriction,
-    /// 64 connections, 1 MiB requests, 60 s idle, 120 s handler, 10 s shutdown grace.
+    /// Defaults: no extra peers allowed (root and the daemon's uid only, both administrators),
+    /// 64 connections, 1 MiB requests, 60 s idle, 120 s handler (3600 s for long-running
+    /// operations), 10 s shutdown grace.
     pub fn new(socket_path: impl Into<PathBuf>) -> Self {
         Self {
             socket_path: socket_path.into(),
             group: None,
-            allowed_uids: Vec::new(),
-            allowed_gids: Vec::new(),
-            admin_uids: Vec::new(),
-            admin_gids: Vec::new(),
+            access: AccessPolicy::default(),
             always_allow_root: true,
             always_allow_own_uid: true,
             max_connections: 64,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             idle_timeout: Duration::from_secs(60),
             handler_timeout: Duration::from_secs(120),
+            long_handler_timeout: Duration::from_secs(DEFAULT_LONG_HANDLER_TIMEOUT_SECS),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -79,19 +81,19 @@ impl ServerConfig {
         (self.always_allow_root && uid == 0) || (self.always_allow_own_uid && uid == own_uid)
     }
 
-    /// Whether a peer may use the socket at all.
-    pub fn is_allowed(&self, own_uid: u32, uid: u32, gids: &[u32]) -> bool {
-        self.trusted(own_uid, uid)
-            || self.allowed_uids.contains(&uid)
-            || gids.iter().any(|gid| self.allowed_gids.contains(gid))
+    /// What a peer may do; `gids` are its primary and supplementary groups.
+    pub fn peer_access(&self, own_uid: u32, uid: u32, gids: &[u32]) -> PeerAccess {
+        self.access.classify(uid, gids, self.trusted(own_uid, uid))
     }
 
-    /// Whether an allowed peer may run state-changing operations.
+    /// Whether a peer may use the socket at all (administrators always may).
+    pub fn is_allowed(&self, own_uid: u32, uid: u32, gids: &[u32]) -> bool {
+        self.peer_access(own_uid, uid, gids) != PeerAccess::Denied
+    }
+
+    /// Whether a peer may run state-changing operations.
     pub fn is_admin(&self, own_uid: u32, uid: u32, gids: &[u32]) -> bool {
-        (self.admin_uids.is_empty() && self.admin_gids.is_empty())
-            || self.trusted(own_uid, uid)
-            || self.admin_uids.contains(&uid)
-            || gids.iter().any(|gid| self.admin_gids.contains(gid))
+        self.peer_access(own_uid, uid, gids) == PeerAccess::Admin
     }
 }
 
@@ -361,6 +363,9 @@ impl Connection {
         let caller = caller.caller;
         let mut reader = BufReader::with_capacity(64 * 1024, read_half);
         let mut line = Vec::new();
+        // Restarted only by an answered request: blank lines must not keep a connection (and its
+        // slot) alive forever.
+        let mut idle_deadline = tokio::time::Instant::now() + self.config.idle_timeout;
         loop {
             if *self.stop.borrow() {
                 break;
@@ -368,8 +373,8 @@ impl Connection {
             let read = tokio::select! {
                 biased;
                 _ = self.stop.changed() => break,
-                read = tokio::time::timeout(
-                    self.config.idle_timeout,
+                read = tokio::time::timeout_at(
+                    idle_deadline,
                     read_line(&mut reader, self.config.max_request_bytes, &mut line),
                 ) => read,
             };
@@ -409,6 +414,7 @@ impl Connection {
             {
                 break;
             }
+            idle_deadline = tokio::time::Instant::now() + self.config.idle_timeout;
         }
         let _ = write_half.shutdown().await;
     }
@@ -422,24 +428,27 @@ impl Connection {
             }
         };
         let (uid, gid, pid) = (credentials.uid(), credentials.gid(), credentials.pid());
-        let looked_up = tokio::task::spawn_blocking(move || {
-            let mut gids = vec![gid];
-            if let Some(pid) = pid {
-                gids.extend(sys::supplementary_groups(pid));
+        // The groups the kernel recorded at connect time: no /proc look-up (hidden under
+        // ProtectProc=invisible, and racy once the peer exits and its pid is reused).
+        let mut gids = vec![gid];
+        match sys::peer_groups(stream) {
+            Ok(groups) => gids.extend(groups),
+            Err(error) => {
+                tracing::debug!(uid, %error, "cannot read the control peer's groups; using its primary group only");
             }
-            (sys::user_label(uid), gids)
-        })
-        .await;
-        let (user_name, gids) = looked_up.unwrap_or_else(|_| (format!("uid:{uid}"), vec![gid]));
-        let config = &self.config;
+        }
+        let user_name = tokio::task::spawn_blocking(move || sys::user_label(uid))
+            .await
+            .unwrap_or_else(|_| format!("uid:{uid}"));
+        let access = self.config.peer_access(self.own_uid, uid, &gids);
         Some(Identified {
-            allowed: config.is_allowed(self.own_uid, uid, &gids),
+            allowed: access != PeerAccess::Denied,
             caller: Caller {
                 uid,
                 gid,
                 pid,
                 user_name,
-                is_admin: config.is_admin(self.own_uid, uid, &gids),
+                is_admin: access == PeerAccess::Admin,
             },
         })
     }
@@ -453,7 +462,9 @@ impl Connection {
         let envelope = match parse_request_line(line) {
             Ok(envelope) => envelope,
             Err(refused) => {
-                tracing::debug!(uid = caller.uid, error = %refused.error, "malformed control request");
+                // Only the code: the message is derived from the request, which may carry a
+                // token.
+                tracing::debug!(uid = caller.uid, code = %refused.error.code, "malformed control request");
                 return ResponseEnvelope::failure(refused.id, refused.error);
             }
         };
@@ -471,9 +482,14 @@ impl Connection {
                 )),
             );
         }
+        let limit = if request.is_long_running() {
+            self.config.long_handler_timeout
+        } else {
+            self.config.handler_timeout
+        };
         let started = Instant::now();
         let call = std::panic::AssertUnwindSafe(handler.handle(caller, request)).catch_unwind();
-        let outcome = match tokio::time::timeout(self.config.handler_timeout, call).await {
+        let outcome = match tokio::time::timeout(limit, call).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_panic)) => {
                 tracing::error!(request_id = ?id, op, "control handler panicked");
@@ -483,7 +499,7 @@ impl Connection {
             }
             Err(_) => Err(ControlError::busy(format!(
                 "`{op}` did not finish within {} s; it may still complete, check before retrying",
-                self.config.handler_timeout.as_secs_f32()
+                limit.as_secs_f32()
             ))),
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -598,8 +614,8 @@ mod tests {
     #[test]
     fn access_rules() {
         let mut config = ServerConfig::new("/tmp/x.sock");
-        config.allowed_uids = vec![1000];
-        config.allowed_gids = vec![50];
+        config.access.allowed_uids = [1000].into();
+        config.access.allowed_gids = [50].into();
         assert!(config.is_allowed(999, 0, &[0]), "root");
         assert!(config.is_allowed(999, 999, &[999]), "own uid");
         assert!(config.is_allowed(999, 1000, &[1000]));
@@ -613,11 +629,15 @@ mod tests {
         assert!(!config.is_allowed(999, 0, &[0]));
         assert!(!config.is_allowed(999, 999, &[999]));
 
-        // No admin set: every allowed peer is an admin.
-        assert!(config.is_admin(999, 1000, &[1000]));
-        config.admin_gids = vec![60];
+        // Allowed peers only read; admins (by uid or any group) change state and are allowed
+        // without being listed as allowed.
         assert!(!config.is_admin(999, 1000, &[1000]));
+        config.access.admin_gids = [60].into();
+        config.access.admin_uids = [2000].into();
         assert!(config.is_admin(999, 1000, &[1000, 60]));
+        assert!(config.is_allowed(999, 3000, &[3000, 60]), "admin group");
+        assert!(config.is_allowed(999, 2000, &[2000]), "admin uid");
+        assert!(!config.is_allowed(999, 3000, &[3000]));
         config.always_allow_root = true;
         assert!(config.is_admin(999, 0, &[0]));
     }

@@ -1,6 +1,7 @@
-//! Small OS look-ups for access control: user and group names, a peer's supplementary groups.
+//! Small OS look-ups for access control: user and group names, a socket peer's groups.
 
 use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, RawFd};
 
 /// Largest buffer offered to the `get*_r` calls before giving up (entries are tiny in practice).
 const MAX_LOOKUP_BUFFER: usize = 1 << 20;
@@ -41,23 +42,77 @@ pub fn group_id_of(group: &str) -> Option<u32> {
     }
 }
 
-/// The supplementary groups of a live process, read from `/proc/PID/status` (`Groups:` line).
-/// SO_PEERCRED carries only the primary gid, so members of the socket's group via a
-/// supplementary group would otherwise be refused. Empty when the process is gone.
-pub fn supplementary_groups(pid: i32) -> Vec<u32> {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return Vec::new();
+/// `SO_PEERGROUPS` (Linux 4.13+); libc does not export it on every target.
+#[cfg(target_arch = "sparc64")]
+const SO_PEERGROUPS: libc::c_int = 0x003d;
+#[cfg(not(target_arch = "sparc64"))]
+const SO_PEERGROUPS: libc::c_int = 59;
+
+/// Most groups a peer can have (`NGROUPS_MAX` is 65536 on Linux); bounds the buffer growth.
+const MAX_PEER_GROUPS: usize = 65_536;
+
+/// The supplementary groups of a Unix socket's peer, as the kernel recorded them when it
+/// connected (`SO_PEERGROUPS`). Unlike reading `/proc/PID/status` this works under
+/// `ProtectProc=invisible` and cannot be fooled by the peer exiting and its pid being reused.
+pub fn peer_groups(socket: &impl AsRawFd) -> std::io::Result<Vec<u32>> {
+    let fd = socket.as_raw_fd();
+    let mut capacity = 64usize;
+    loop {
+        match peer_groups_into(fd, capacity) {
+            Ok(groups) => return Ok(groups),
+            Err(PeerGroupsError::TooSmall(needed)) if needed > capacity => {
+                if needed > MAX_PEER_GROUPS {
+                    return Err(std::io::Error::other("the peer has too many groups"));
+                }
+                capacity = needed;
+            }
+            Err(PeerGroupsError::TooSmall(_)) if capacity < MAX_PEER_GROUPS => {
+                capacity = (capacity * 4).min(MAX_PEER_GROUPS);
+            }
+            Err(PeerGroupsError::TooSmall(_)) => {
+                return Err(std::io::Error::other("the peer has too many groups"));
+            }
+            Err(PeerGroupsError::Io(error)) => return Err(error),
+        }
+    }
+}
+
+enum PeerGroupsError {
+    /// ERANGE: the buffer holds fewer groups than the peer has (the kernel's count).
+    TooSmall(usize),
+    Io(std::io::Error),
+}
+
+#[allow(unsafe_code)]
+fn peer_groups_into(fd: RawFd, capacity: usize) -> Result<Vec<u32>, PeerGroupsError> {
+    let mut groups: Vec<libc::gid_t> = vec![0; capacity];
+    let entry = std::mem::size_of::<libc::gid_t>();
+    let mut length = libc::socklen_t::try_from(capacity * entry)
+        .map_err(|_| PeerGroupsError::Io(std::io::Error::other("group buffer too large")))?;
+    // SAFETY: `groups` is writable for `length` bytes (capacity gid_t entries) and outlives the
+    // call; `length` is a valid in/out pointer. The kernel writes at most `length` bytes and
+    // stores the byte count it wrote (or, with ERANGE, the count it needs) back into `length`.
+    // `fd` is borrowed from a live socket for the duration of the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_PEERGROUPS,
+            groups.as_mut_ptr().cast::<libc::c_void>(),
+            &mut length,
+        )
     };
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Groups:"))
-        .map(|groups| {
-            groups
-                .split_whitespace()
-                .filter_map(|gid| gid.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    let written = usize::try_from(length).unwrap_or(usize::MAX) / entry;
+    if rc != 0 {
+        let error = std::io::Error::last_os_error();
+        return Err(if error.raw_os_error() == Some(libc::ERANGE) {
+            PeerGroupsError::TooSmall(written)
+        } else {
+            PeerGroupsError::Io(error)
+        });
+    }
+    groups.truncate(written.min(capacity));
+    Ok(groups)
 }
 
 enum Lookup<T> {
@@ -142,16 +197,27 @@ mod tests {
     }
 
     #[test]
-    fn own_supplementary_groups_are_readable() {
-        let pid = i32::try_from(std::process::id()).unwrap();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let expected = status
+    fn a_peer_s_groups_are_its_supplementary_groups() {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let mut expected: Vec<u32> = status
             .lines()
             .find_map(|l| l.strip_prefix("Groups:"))
             .unwrap()
             .split_whitespace()
-            .count();
-        assert_eq!(supplementary_groups(pid).len(), expected);
-        assert!(supplementary_groups(-5).is_empty());
+            .map(|gid| gid.parse().unwrap())
+            .collect();
+        expected.sort_unstable();
+        for end in [&ours, &theirs] {
+            let mut groups = peer_groups(end).unwrap();
+            groups.sort_unstable();
+            assert_eq!(groups, expected);
+        }
+        // The ERANGE path: a one-entry buffer either fits or reports the size needed.
+        match peer_groups_into(ours.as_raw_fd(), 1) {
+            Ok(groups) => assert!(groups.len() <= 1),
+            Err(PeerGroupsError::TooSmall(needed)) => assert_eq!(needed, expected.len()),
+            Err(PeerGroupsError::Io(error)) => panic!("{error}"),
+        }
     }
 }

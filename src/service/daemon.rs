@@ -253,49 +253,53 @@ pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
     })
 }
 
+/// Extra time asked of systemd beyond the graceful deadline and the final flush.
+const STOP_MARGIN: Duration = Duration::from_secs(5);
+
+/// The time a stop may take: the graceful deadline, the final flush, a margin.
+pub fn stop_budget(shutdown_timeout: Duration) -> Duration {
+    shutdown_timeout
+        .saturating_add(HOUSEKEEPING_TIMEOUT)
+        .saturating_add(STOP_MARGIN)
+}
+
+/// How much longer the actors wait for a sync than the control socket does.
+const SYNC_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
+
 /// The actor system's timings from the configuration.
 pub fn sync_settings(config: &DaemonConfig) -> SyncSettings {
     SyncSettings {
         stock_debounce: config.sync.inventory_debounce,
         shutdown_timeout: config.shutdown_timeout,
+        // Never shorter than the socket's bound for syncs (which the caller then sees, naming
+        // the operation); a little longer so that one answers first.
+        sync_timeout: config
+            .control
+            .sync_request_timeout
+            .saturating_add(SYNC_TIMEOUT_MARGIN),
         ..SyncSettings::default()
     }
 }
 
-/// The daemon's own effective uid: the owner of `/proc/self` (no unsafe call needed).
-fn own_uid() -> u32 {
-    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
-}
-
 /// The control server's settings from the configuration.
-///
-/// The configuration's rule is "only `admin_*` (plus root and the daemon itself) may change
-/// things"; the server treats empty admin sets as "everyone allowed is an admin", so the daemon's
-/// own uid is always put in the admin set to keep it non-empty.
 pub fn server_config(config: &DaemonConfig) -> ServerConfig {
     let control = &config.control;
-    let access = &config.access;
-    let mut admin_uids: Vec<u32> = access.admin_uids.iter().copied().collect();
-    let own = own_uid();
-    if !admin_uids.contains(&own) {
-        admin_uids.push(own);
-    }
     ServerConfig {
         socket_path: control.socket_path.clone(),
         group: control
             .socket_gid
             .map(|gid| gid.to_string())
             .or_else(|| control.socket_group.clone()),
-        allowed_uids: access.allowed_uids.iter().copied().collect(),
-        allowed_gids: access.allowed_gids.iter().copied().collect(),
-        admin_uids,
-        admin_gids: access.admin_gids.iter().copied().collect(),
+        // The configuration's own rule, unchanged: admins are always allowed, root and the
+        // daemon's uid are admins.
+        access: config.access.clone(),
         always_allow_root: true,
         always_allow_own_uid: true,
         max_connections: control.max_connections,
         max_request_bytes: control.max_request_bytes,
         idle_timeout: control.idle_timeout,
         handler_timeout: control.request_timeout,
+        long_handler_timeout: control.sync_request_timeout,
         shutdown_grace: config.shutdown_timeout.min(Duration::from_secs(10)),
     }
 }
@@ -312,6 +316,7 @@ fn restart_required(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str>
     if a.max_connections != b.max_connections
         || a.max_request_bytes != b.max_request_bytes
         || a.request_timeout != b.request_timeout
+        || a.sync_request_timeout != b.sync_request_timeout
         || a.idle_timeout != b.idle_timeout
     {
         changed.push("control limits");
@@ -361,19 +366,30 @@ fn declared_update(decl: &DeclaredIntegration) -> IntegrationUpdate {
     }
 }
 
-/// Creates or updates the declared integrations (local changes only) and returns the names of
-/// those to activate (which needs the network, so the caller runs it in the background).
-/// Failures are logged per integration: one bad declaration does not stop the others.
-pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -> Vec<String> {
-    let mut to_activate = Vec::new();
+/// What applying the declared integrations did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeclaredOutcome {
+    /// Declared with `activate = true` and not active yet: to activate (needs the network, so
+    /// the caller runs it in the background).
+    pub to_activate: Vec<String>,
+    /// Declarations that could not be applied (each logged at error level with its reason).
+    pub failed: Vec<String>,
+}
+
+/// Creates or updates the declared integrations (local changes only). Failures are logged per
+/// integration and reported in [`DeclaredOutcome::failed`]: one bad declaration does not stop
+/// the others.
+pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -> DeclaredOutcome {
+    let mut outcome = DeclaredOutcome::default();
     if declared.is_empty() {
-        return to_activate;
+        return outcome;
     }
     let existing = match daemon.list_integrations().await {
         Ok(list) => list,
         Err(err) => {
             tracing::error!(error = %err, "cannot list integrations; declared integrations not applied");
-            return to_activate;
+            outcome.failed = declared.iter().map(|decl| decl.name.clone()).collect();
+            return outcome;
         }
     };
     let now = Utc::now();
@@ -396,6 +412,7 @@ pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -
                     }
                     Err(err) => {
                         tracing::error!(store = %decl.name, error = %err, "cannot create the declared integration");
+                        outcome.failed.push(decl.name.clone());
                         continue;
                     }
                 }
@@ -407,6 +424,7 @@ pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -
                         .await
                     {
                         tracing::error!(store = %decl.name, error = %err, "cannot update the declared integration");
+                        outcome.failed.push(decl.name.clone());
                         continue;
                     }
                     if let Some(credentials) = &decl.credentials
@@ -416,6 +434,7 @@ pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -
                             .await
                     {
                         tracing::error!(store = %decl.name, error = %err, "cannot update the declared integration's token");
+                        outcome.failed.push(decl.name.clone());
                         continue;
                     }
                     tracing::info!(store = %decl.name, "declared integration updated");
@@ -424,10 +443,10 @@ pub async fn apply_declared(daemon: &Daemon, declared: &[DeclaredIntegration]) -
             }
         };
         if decl.activate && status != IntegrationStatus::Active {
-            to_activate.push(decl.name.clone());
+            outcome.to_activate.push(decl.name.clone());
         }
     }
-    to_activate
+    outcome
 }
 
 /// Activates integrations in the background, logging each outcome.
@@ -585,7 +604,9 @@ where
     let store = open_store(&config.data_dir)?;
     tracing::info!(data_dir = %config.data_dir.display(), "store opened");
     let daemon = Daemon::start(store.clone(), settings);
-    let activations = apply_declared(&daemon, &config.integrations).await;
+    let activations = apply_declared(&daemon, &config.integrations)
+        .await
+        .to_activate;
 
     let server = match ControlServer::bind(server_config(&config)) {
         Ok(server) => server,
@@ -650,7 +671,22 @@ where
         tokio::select! {
             event = signals.next() => match event {
                 Some(SignalEvent::Reload) => {
-                    reload(&mut config, config_path.as_deref(), &overrides, &log, &notifier, &daemon).await;
+                    // A reload waits on the actors (and may read files): a stop signal meanwhile
+                    // abandons it rather than waiting for it.
+                    let reloading = reload(&mut config, config_path.as_deref(), &overrides, &log, &notifier, &daemon);
+                    let stop = async {
+                        while let Some(SignalEvent::Reload) = signals.next().await {
+                            tracing::info!("SIGHUP during a reload: already reloading");
+                        }
+                    };
+                    let stopped = tokio::select! {
+                        () = reloading => false,
+                        () = stop => true,
+                    };
+                    if stopped {
+                        tracing::warn!("stop requested during a reload; abandoning the reload");
+                        break Ok(());
+                    }
                     prune(&store, &config).await;
                 }
                 Some(SignalEvent::Shutdown | SignalEvent::ShutdownImmediate) | None => break Ok(()),
@@ -675,7 +711,12 @@ where
     // Graceful shutdown: stop accepting (the server removes the socket at once), let the actors
     // finish or cancel their syncs and commit, flush. A second signal or the deadline cuts it
     // short; every commit is atomic and flushed, so the store is consistent either way.
-    let _ = notifier.stopping("stopping: finishing running syncs");
+    // The configured deadline may exceed the unit's TimeoutStopSec: ask systemd for the time the
+    // whole shutdown can take (graceful part, final flush, margin).
+    let _ = notifier.stopping_within(
+        "stopping: finishing running syncs",
+        stop_budget(config.shutdown_timeout),
+    );
     tracing::info!(deadline = ?config.shutdown_timeout, "shutting down");
     let _ = stop_tx.send(());
     let graceful = async {
@@ -725,7 +766,9 @@ where
     outcome
 }
 
-/// SIGHUP: re-reads the file; applies it whole or not at all.
+/// SIGHUP: re-reads the file. An invalid file (or a refused log level) is rejected whole. A
+/// valid one is applied; a declared integration that cannot be applied is reported at error
+/// level and its previous declaration (if any) stays in the running configuration.
 async fn reload(
     config: &mut DaemonConfig,
     path: Option<&Path>,
@@ -766,16 +809,51 @@ async fn reload(
             "changed settings take effect only after a restart; keeping the running values"
         );
     }
+    let previous = std::mem::take(&mut config.integrations);
     *config = effective_after_reload(config, loaded.config);
-    let activations = apply_declared(daemon, &config.integrations).await;
-    spawn_activations(daemon, activations);
-    tracing::info!(
-        level = %config.log.level,
-        sync_log_days = config.retention.sync_log_days,
-        resolved_error_days = config.retention.resolved_error_days,
-        "configuration reloaded"
-    );
-    let _ = notifier.ready(&status_line(daemon).await);
+    let outcome = apply_declared(daemon, &config.integrations).await;
+    spawn_activations(daemon, outcome.to_activate);
+    if outcome.failed.is_empty() {
+        tracing::info!(
+            level = %config.log.level,
+            sync_log_days = config.retention.sync_log_days,
+            resolved_error_days = config.retention.resolved_error_days,
+            "configuration reloaded"
+        );
+        let _ = notifier.ready(&status_line(daemon).await);
+    } else {
+        config.integrations =
+            keep_previous_for_failed(&config.integrations, &previous, &outcome.failed);
+        tracing::error!(
+            failed = %outcome.failed.join(", "),
+            "configuration partly reloaded: these declared integrations were not applied and keep \
+             their previous state; fix them and reload again"
+        );
+        let status = format!(
+            "{}; reload incomplete: {} not applied",
+            status_line(daemon).await,
+            outcome.failed.join(", ")
+        );
+        let _ = notifier.ready(&status);
+    }
+}
+
+/// The declarations now in force: the new ones, except that a declaration that failed to apply
+/// is replaced by its previous version (or dropped if it is new).
+fn keep_previous_for_failed(
+    new: &[DeclaredIntegration],
+    previous: &[DeclaredIntegration],
+    failed: &[String],
+) -> Vec<DeclaredIntegration> {
+    new.iter()
+        .filter_map(|decl| {
+            if failed.contains(&decl.name) {
+                previous.iter().find(|old| old.name == decl.name).cloned()
+            } else {
+                Some(decl.clone())
+            }
+        })
+        .collect()
 }
 
 /// Removes history past the retention. The store prunes sync logs and resolved errors with one
@@ -842,12 +920,30 @@ mod tests {
         let mut config = DaemonConfig::default();
         config.access.allowed_uids.insert(4242);
         let server = server_config(&config);
-        let own = own_uid();
-        assert!(server.admin_uids.contains(&own));
+        let own = 999_999;
+        assert!(server.is_admin(own, own, &[]));
         assert!(server.is_allowed(own, 4242, &[]));
-        if own != 4242 {
-            assert!(!server.is_admin(own, 4242, &[]));
-        }
+        assert!(!server.is_admin(own, 4242, &[]));
+    }
+
+    #[test]
+    fn syncs_are_bounded_by_the_sync_request_timeout_at_the_socket_and_in_the_actors() {
+        let config = DaemonConfig::default();
+        assert_eq!(
+            config.control.sync_request_timeout,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(config.control.request_timeout, Duration::from_secs(30));
+        let server = server_config(&config);
+        assert_eq!(server.handler_timeout, config.control.request_timeout);
+        assert_eq!(
+            server.long_handler_timeout,
+            config.control.sync_request_timeout
+        );
+        assert_eq!(
+            sync_settings(&config).sync_timeout,
+            config.control.sync_request_timeout + SYNC_TIMEOUT_MARGIN
+        );
     }
 
     #[test]

@@ -135,6 +135,17 @@ impl Notifier {
             NotifyState::Status(status.to_owned()),
         ])
     }
+
+    /// `STOPPING=1` with `EXTEND_TIMEOUT_USEC=`: asks systemd to wait at least `deadline` from
+    /// now before killing us, whatever the unit's `TimeoutStopSec=` (systemd only extends,
+    /// never shortens, its timeout this way).
+    pub fn stopping_within(&self, status: &str, deadline: Duration) -> Result<(), NotifyError> {
+        self.notify(&[
+            NotifyState::Stopping,
+            NotifyState::ExtendTimeout(deadline),
+            NotifyState::Status(status.to_owned()),
+        ])
+    }
 }
 
 fn parse_address(address: &str) -> Result<SocketAddr, NotifyError> {

@@ -130,7 +130,20 @@ fn with_request_id(err: ShoptetError, reply: &Reply) -> ShoptetError {
     }
 }
 
-/// Reads pages 1.. until `pageCount` (or an empty page).
+/// `page-not-found`: the list ended before the page asked for. Its HTTP status is unconfirmed
+/// (likely 404), so a 4xx rejection carrying that code counts too.
+fn is_page_not_found(error: &ShoptetError) -> bool {
+    const CODE: &str = "page-not-found";
+    match error {
+        ShoptetError::NotFound { error_code, .. } => error_code == CODE,
+        ShoptetError::Rejected { errors, .. } => errors.iter().any(|e| e.error_code == CODE),
+        _ => false,
+    }
+}
+
+/// Reads pages 1.. until `pageCount` (or an empty page). A later page that vanished
+/// (`page-not-found`: records were deleted while we read) ends the list instead of failing the
+/// whole read; on page 1 it is an error.
 async fn collect_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, ShoptetError>
 where
     F: FnMut(u32) -> Fut,
@@ -139,7 +152,11 @@ where
     let mut all = Vec::new();
     let mut page = 1u32;
     loop {
-        let fetched = fetch(page).await?;
+        let fetched = match fetch(page).await {
+            Ok(fetched) => fetched,
+            Err(error) if page > 1 && is_page_not_found(&error) => return Ok(all),
+            Err(error) => return Err(error),
+        };
         let more = fetched.has_next();
         all.extend(fetched.items);
         if !more || page >= MAX_PAGES {

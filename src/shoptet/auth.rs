@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::client::Counters;
+use super::client::{BodyError, Counters, describe_location, read_body_capped};
 use super::model::MintedToken;
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::{ApiErrorItem, ShoptetError};
@@ -24,6 +24,13 @@ pub const PRIVATE_TOKEN_HEADER: &str = "Shoptet-Private-Api-Token";
 pub const ACCESS_TOKEN_HEADER: &str = "Shoptet-Access-Token";
 /// Path of the token mint on the e-shop's own domain.
 pub const MINT_PATH: &str = "/action/ApiOAuthServer/getAccessToken";
+/// Shortest token lifetime believed from the mint (`expires_in` below it is raised).
+pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// Longest token lifetime believed from the mint (Shoptet's tokens live 30 minutes; a larger
+/// `expires_in` is a broken mint, and `Instant + Duration` must not overflow).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// Largest mint response read (the real one is a ~100-byte JSON object).
+const MAX_MINT_BODY_BYTES: usize = 64 * 1024;
 
 /// The header to put on one request, plus which token generation it came from.
 #[derive(Clone)]
@@ -45,8 +52,24 @@ pub(crate) fn sensitive_value(raw: &str) -> Result<HeaderValue, ShoptetError> {
 
 struct CachedToken {
     value: HeaderValue,
-    expires_at: Instant,
+    /// When to stop using this token and mint a new one.
+    renew_at: Instant,
     generation: u64,
+}
+
+/// When a token minted at `minted_at` with `lifetime` should be replaced: `renew_margin`
+/// before it expires, or, when the lifetime is not longer than the margin, halfway through
+/// its life (renewing "margin before expiry" would then mean minting on every call, and the
+/// shop allows only 5 live tokens). The lifetime is clamped to
+/// [`MIN_TOKEN_LIFETIME`]..=[`MAX_TOKEN_LIFETIME`]; the arithmetic never overflows.
+pub fn token_renew_at(minted_at: Instant, lifetime: Duration, renew_margin: Duration) -> Instant {
+    let lifetime = lifetime.clamp(MIN_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME);
+    let usable = if lifetime > renew_margin {
+        lifetime - renew_margin
+    } else {
+        lifetime / 2
+    };
+    minted_at.checked_add(usable).unwrap_or(minted_at)
 }
 
 /// Mints and caches addon API access tokens.
@@ -146,7 +169,7 @@ impl AddonTokens {
         let now = Instant::now();
         if let Some(token) = cached.as_ref() {
             let rejected = rejected_generation == Some(token.generation);
-            let fresh = token.expires_at > now + self.renew_margin;
+            let fresh = now < token.renew_at;
             if fresh && !rejected {
                 return Ok(self.to_header(token));
             }
@@ -155,7 +178,7 @@ impl AddonTokens {
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let token = CachedToken {
             value,
-            expires_at: Instant::now() + lifetime,
+            renew_at: token_renew_at(Instant::now(), lifetime, self.renew_margin),
             generation,
         };
         let header = self.to_header(&token);
@@ -197,9 +220,22 @@ impl AddonTokens {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|value| value.to_str().ok())
                         .and_then(|value| parse_retry_after(value, SystemTime::now()));
-                    match response.bytes().await {
+                    if (300..400).contains(&status) {
+                        // Redirects are not followed (the bearer would go along).
+                        return Err(ShoptetError::Redirected {
+                            status,
+                            location: describe_location(response.headers(), &self.mint_url),
+                            request_id: None,
+                        });
+                    }
+                    match read_body_capped(response, MAX_MINT_BODY_BYTES).await {
                         Ok(body) => (status, retry_after, body),
-                        Err(err) => {
+                        Err(BodyError::TooLarge) => {
+                            return Err(ShoptetError::invalid(format!(
+                                "token mint response exceeds {MAX_MINT_BODY_BYTES} bytes"
+                            )));
+                        }
+                        Err(BodyError::Transport(err)) => {
                             self.transient_or_fail(attempt, retry, None, &err.to_string())
                                 .await?;
                             continue;

@@ -6,7 +6,7 @@
 //! not block other callers.
 
 use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::fmt;
@@ -149,6 +149,77 @@ struct Attempt {
     body: Vec<u8>,
 }
 
+/// Why an attempt brought nothing usable back.
+enum AttemptFailure {
+    /// Timeout or connection error: retried.
+    Transport(reqwest::Error),
+    /// The body passed [`ClientConfig::max_response_bytes`]: refused, never retried.
+    TooLarge {
+        limit: usize,
+        request_id: Option<String>,
+    },
+}
+
+/// Why a body could not be read.
+pub(crate) enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a response body chunk by chunk (decompressed), refusing it past `limit` bytes so a
+/// hostile or broken endpoint cannot fill memory.
+pub(crate) async fn read_body_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    // Content-Length is of the compressed body (if any); it can only refuse early, never
+    // admit: the decompressed size is checked as it arrives.
+    if response
+        .content_length()
+        .is_some_and(|length| u64::try_from(limit).is_ok_and(|limit| length > limit))
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The `Location` of a 3xx for an error message: resolved against the request URL, without
+/// query, fragment or user info (any of them could carry a secret).
+pub(crate) fn describe_location(headers: &HeaderMap, request_url: &str) -> String {
+    let Some(raw) = headers.get(LOCATION).and_then(|value| value.to_str().ok()) else {
+        return "(no Location header)".to_owned();
+    };
+    let resolved = reqwest::Url::parse(request_url)
+        .and_then(|base| base.join(raw))
+        .or_else(|_| reqwest::Url::parse(raw));
+    match resolved {
+        Ok(mut url) => {
+            url.set_query(None);
+            url.set_fragment(None);
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            let mut shown = url.to_string();
+            if shown.len() > 200 {
+                let mut cut = 200;
+                while !shown.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                shown.truncate(cut);
+                shown.push('…');
+            }
+            shown
+        }
+        Err(_) => "(an unparsable Location)".to_owned(),
+    }
+}
+
 #[derive(Deserialize)]
 struct ErrorEnvelope {
     #[serde(default)]
@@ -165,6 +236,12 @@ pub fn validate_base_url(raw: &str, what: &str) -> Result<String, ShoptetError> 
     let trimmed = raw.trim().trim_end_matches('/');
     let url = reqwest::Url::parse(trimmed)
         .map_err(|err| ShoptetError::Config(format!("{what} {trimmed:?} is not a URL: {err}")))?;
+    // First, so that no message below quotes a password.
+    if url.username() != "" || url.password().is_some() {
+        return Err(ShoptetError::Config(format!(
+            "{what} must not embed credentials"
+        )));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(ShoptetError::Config(format!(
             "{what} {trimmed:?} must not have a query or fragment"
@@ -185,11 +262,6 @@ pub fn validate_base_url(raw: &str, what: &str) -> Result<String, ShoptetError> 
                 "{what} {trimmed:?} has unsupported scheme {other:?}; use https"
             )));
         }
-    }
-    if url.username() != "" || url.password().is_some() {
-        return Err(ShoptetError::Config(format!(
-            "{what} must not embed credentials"
-        )));
     }
     Ok(trimmed.to_owned())
 }
@@ -245,6 +317,11 @@ impl ShoptetClient {
                 config.max_batch_rows
             )));
         }
+        if config.max_response_bytes == 0 {
+            return Err(ShoptetError::Config(
+                "max_response_bytes must be at least 1".to_owned(),
+            ));
+        }
         if config.retry.max_attempts == 0 || config.retry.max_rate_limited_attempts == 0 {
             return Err(ShoptetError::Config(
                 "retry attempts must be at least 1".to_owned(),
@@ -289,6 +366,9 @@ impl ShoptetClient {
             .timeout(config.request_timeout)
             .user_agent(config.user_agent.clone())
             .pool_max_idle_per_host(config.max_in_flight)
+            // Never follow redirects: reqwest strips only Authorization/Cookie on a
+            // cross-origin hop, so the Shoptet token headers would go along.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| ShoptetError::Config(format!("cannot build the HTTP client: {err}")))?;
         Ok(Self {
@@ -380,7 +460,17 @@ impl ShoptetClient {
             let sent = self.attempt(&call, &url, body.as_deref(), &auth).await;
             let attempt = match sent {
                 Ok(attempt) => attempt,
-                Err(err) => {
+                Err(AttemptFailure::TooLarge { limit, request_id }) => {
+                    return Err(ShoptetError::Invalid {
+                        detail: format!(
+                            "{}: the response body exceeds the {limit}-byte limit \
+                             (max_response_bytes)",
+                            call.op
+                        ),
+                        request_id,
+                    });
+                }
+                Err(AttemptFailure::Transport(err)) => {
                     inner
                         .counters
                         .transport_errors
@@ -436,6 +526,13 @@ impl ShoptetClient {
                 None => (Vec::new(), None),
             };
             let request_id = envelope_request_id.or(header_request_id);
+            if (300..400).contains(&status) {
+                return Err(ShoptetError::Redirected {
+                    status,
+                    location: describe_location(&attempt.headers, &url),
+                    request_id,
+                });
+            }
             let first_code = errors
                 .first()
                 .map(|error| error.error_code.clone())
@@ -521,7 +618,8 @@ impl ShoptetClient {
                         .headers
                         .get(RETRY_AFTER)
                         .and_then(|value| value.to_str().ok())
-                        .and_then(|value| parse_retry_after(value, SystemTime::now()));
+                        .and_then(|value| parse_retry_after(value, SystemTime::now()))
+                        .map(|wait| wait.min(policy.max_retry_after));
                     if limited_responses >= policy.max_rate_limited_attempts {
                         return Err(ShoptetError::RateLimited {
                             attempts,
@@ -618,7 +716,7 @@ impl ShoptetClient {
         url: &str,
         body: Option<&[u8]>,
         auth: &AuthHeader,
-    ) -> Result<Attempt, reqwest::Error> {
+    ) -> Result<Attempt, AttemptFailure> {
         let inner = &*self.inner;
         // The semaphore is never closed, so acquisition cannot fail; if it ever did, sending
         // without a permit is safer than failing the request.
@@ -634,10 +732,21 @@ impl ShoptetClient {
         if let Some(body) = body {
             request = request.body(body.to_vec());
         }
-        let response = request.send().await?;
+        let response = request.send().await.map_err(AttemptFailure::Transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
+        let limit = inner.config.max_response_bytes;
+        let body = match read_body_capped(response, limit).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(err)) => return Err(AttemptFailure::Transport(err)),
+            Err(BodyError::TooLarge) => {
+                let request_id = headers
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned);
+                return Err(AttemptFailure::TooLarge { limit, request_id });
+            }
+        };
         Ok(Attempt {
             status,
             headers,

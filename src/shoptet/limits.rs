@@ -72,7 +72,10 @@ impl Throttle {
         let current = self.drained(estimate, now);
         let limit = estimate.capacity * self.config.threshold;
         let delay = if current > limit && self.config.drain_per_second > 0.0 {
-            Duration::from_secs_f64(((current - limit) / self.config.drain_per_second).max(0.0))
+            // Saturating: an absurd estimate must never panic the conversion.
+            let seconds = ((current - limit) / self.config.drain_per_second).max(0.0);
+            Duration::try_from_secs_f64(seconds)
+                .unwrap_or(self.config.max_delay)
                 .min(self.config.max_delay)
         } else {
             Duration::ZERO
@@ -86,14 +89,15 @@ impl Throttle {
         delay
     }
 
-    /// Records a `X-RateLimit-Bucket-Filling` value.
+    /// Records a `X-RateLimit-Bucket-Filling` value. The filling is clamped to the capacity: a
+    /// bucket cannot hold more than it holds, and a broken header must not stall us for ages.
     pub fn observe(&self, filling: f64, capacity: f64, now: Instant) {
         if capacity <= 0.0 || !filling.is_finite() || !capacity.is_finite() {
             return;
         }
         if let Ok(mut guard) = self.estimate.lock() {
             *guard = Some(BucketEstimate {
-                filling: filling.max(0.0),
+                filling: filling.clamp(0.0, capacity),
                 capacity,
                 at: now,
             });
@@ -112,7 +116,8 @@ pub fn parse_bucket_filling(value: &str) -> Option<(f64, f64)> {
     let (current, max) = value.trim().split_once('/')?;
     let current: f64 = current.trim().parse().ok()?;
     let max: f64 = max.trim().parse().ok()?;
-    (max > 0.0 && current >= 0.0).then_some((current, max))
+    let sane = max.is_finite() && current.is_finite() && max > 0.0 && current >= 0.0;
+    sane.then_some((current, max))
 }
 
 #[cfg(test)]
@@ -134,6 +139,21 @@ mod tests {
         assert_eq!(parse_bucket_filling("137"), None);
         assert_eq!(parse_bucket_filling("a/200"), None);
         assert_eq!(parse_bucket_filling("5/0"), None);
+        assert_eq!(parse_bucket_filling("inf/200"), None);
+        assert_eq!(parse_bucket_filling("5/inf"), None);
+    }
+
+    #[test]
+    fn absurd_fillings_are_clamped_and_never_panic() {
+        let throttle = throttle();
+        let now = Instant::now();
+        throttle.observe(1e30, 200.0, now);
+        assert_eq!(throttle.estimate(now), Some((200.0, 200.0)));
+        // 200 - 150 = 50 drops over the limit at 10/s.
+        assert_eq!(throttle.reserve(now), Duration::from_secs(5));
+        // A huge capacity too: the delay is capped, the conversion saturates.
+        throttle.observe(1e300, 1e300, now);
+        assert_eq!(throttle.reserve(now), ThrottleConfig::default().max_delay);
     }
 
     #[test]

@@ -78,7 +78,14 @@ pub struct ClientConfig {
     /// Lifetime assumed when the mint response carries no `expires_in`.
     pub default_token_lifetime: Duration,
     pub user_agent: String,
+    /// Largest response body read (after decompression); a longer one is refused as
+    /// [`ShoptetError::Invalid`] instead of filling memory.
+    pub max_response_bytes: usize,
 }
+
+/// Default [`ClientConfig::max_response_bytes`]: far above any real page (100 orders of
+/// detail are well under a megabyte), far below trouble.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -95,6 +102,7 @@ impl Default for ClientConfig {
             token_renew_margin: Duration::from_secs(60),
             default_token_lifetime: Duration::from_secs(1800),
             user_agent: concat!("shoptet-sync/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -180,6 +188,18 @@ pub enum ShoptetError {
         attempts: u32,
         request_id: Option<String>,
     },
+    /// A 3xx answer. Redirects are never followed: the auth header would go along to
+    /// wherever the redirect points. `location` has no query, fragment or user info.
+    #[error(
+        "Shoptet answered HTTP {status} redirecting to {location}; redirects are not followed \
+         (check the configured URL){}",
+        rid(request_id)
+    )]
+    Redirected {
+        status: u16,
+        location: String,
+        request_id: Option<String>,
+    },
     /// 400/409/413/422 (or another non-retryable status): the request itself was refused.
     #[error(
         "Shoptet rejected the request (HTTP {status}): {}{}",
@@ -220,6 +240,7 @@ impl ShoptetError {
             | Self::RateLimited { request_id, .. }
             | Self::Locked { request_id, .. }
             | Self::Unavailable { request_id, .. }
+            | Self::Redirected { request_id, .. }
             | Self::Rejected { request_id, .. }
             | Self::Invalid { request_id, .. } => request_id.as_deref(),
             Self::PartialFailure { request_ids, .. } => request_ids.last().map(String::as_str),
@@ -245,6 +266,7 @@ impl ShoptetError {
             Self::Unauthorized { .. }
                 | Self::Forbidden { .. }
                 | Self::AddonSuspended { .. }
+                | Self::Redirected { .. }
                 | Self::Config(_)
         )
     }

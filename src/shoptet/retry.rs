@@ -72,16 +72,18 @@ impl RetryPolicy {
 
 /// Parses `Retry-After`: delta-seconds (`"5"`) or an HTTP date
 /// (`"Mon, 01 Jul 2024 12:01:11 GMT"`, Shoptet's form). A date in the past means no wait.
+/// An absurdly long delay (`1e30`, from a broken proxy) saturates at [`Duration::MAX`]; callers
+/// cap every wait with [`RetryPolicy::max_retry_after`].
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
     if let Ok(seconds) = value.parse::<f64>()
-        && seconds.is_finite()
+        && !seconds.is_nan()
         && seconds >= 0.0
     {
-        return Some(Duration::from_secs_f64(seconds));
+        return Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -106,6 +108,28 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn absurd_retry_after_saturates_instead_of_panicking() {
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after("1e30", now), Some(Duration::MAX));
+        assert_eq!(parse_retry_after("inf", now), Some(Duration::MAX));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::MAX)
+        );
+        assert_eq!(
+            parse_retry_after("2.5", now),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+        let policy = RetryPolicy::default();
+        assert_eq!(
+            policy.rate_limited_wait(parse_retry_after("1e30", now), 1),
+            policy.max_retry_after
+        );
     }
 
     #[test]

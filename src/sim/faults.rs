@@ -1,5 +1,6 @@
-//! Fault injection: latency, injected error statuses, maintenance, hangs, corrupt bodies and
-//! connection resets.
+//! Fault injection: latency, injected error statuses, maintenance, hangs, corrupt bodies,
+//! connection resets, and lost responses (the request is applied, then the connection is reset
+//! or hangs, so the client cannot know it succeeded).
 //!
 //! Decisions come from a seeded RNG that draws the same number of values per request, so a
 //! sequential run with the same seed and configuration injects the same faults. An optional
@@ -33,6 +34,10 @@ pub struct FaultConfig {
     pub garbage_rate: f64,
     /// Probability of closing the connection without any response.
     pub reset_rate: f64,
+    /// Probability of applying a request and then closing the connection without its response.
+    pub apply_then_reset_rate: f64,
+    /// Probability of applying a request and then hanging `hang_ms` before answering.
+    pub apply_then_hang_rate: f64,
     /// At most this many faults are injected (latency and maintenance don't count).
     pub max_faults: Option<u64>,
     /// Faults only apply to request paths starting with this prefix.
@@ -41,7 +46,7 @@ pub struct FaultConfig {
 
 impl FaultConfig {
     /// Parses a `STATUS=RATE` or `KIND=RATE` command-line spec (kinds: reset, hang, truncate,
-    /// garbage) and applies it.
+    /// garbage, apply-reset, apply-hang) and applies it.
     pub fn apply_spec(&mut self, spec: &str) -> Result<(), String> {
         let (key, value) = spec
             .split_once('=')
@@ -58,6 +63,8 @@ impl FaultConfig {
             "hang" => self.hang_rate = rate,
             "truncate" => self.truncate_rate = rate,
             "garbage" => self.garbage_rate = rate,
+            "apply-reset" => self.apply_then_reset_rate = rate,
+            "apply-hang" => self.apply_then_hang_rate = rate,
             status => {
                 let code: u16 = status
                     .parse()
@@ -94,6 +101,17 @@ pub struct FaultPlan {
     pub error: Option<u16>,
     /// Damage the body after handling.
     pub corrupt: Option<Corruption>,
+    /// What happens to the response after the request was applied.
+    pub after_apply: Option<AfterApply>,
+}
+
+/// A response lost after the request was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterApply {
+    /// Close the connection without the response.
+    Reset,
+    /// Wait this long, then answer (past the client's timeout, typically).
+    Hang(Duration),
 }
 
 /// The fault engine.
@@ -101,6 +119,9 @@ pub struct FaultPlan {
 pub struct Faults {
     config: FaultConfig,
     rng: StdRng,
+    /// A separate stream for the lost-response faults, so that the draws of the others (and
+    /// thus seeded runs made before these faults existed) stay the same.
+    lost_rng: StdRng,
     injected: u64,
 }
 
@@ -110,6 +131,7 @@ impl Faults {
         Self {
             config,
             rng: StdRng::seed_from_u64(seed ^ 0xFA17_FA17),
+            lost_rng: StdRng::seed_from_u64(seed ^ 0x1057_1057),
             injected: 0,
         }
     }
@@ -156,6 +178,7 @@ impl Faults {
         let hang_draw: f64 = self.rng.r#gen();
         let error_draw: f64 = self.rng.r#gen();
         let corrupt_draw: f64 = self.rng.r#gen();
+        let lost_draw: f64 = self.lost_rng.r#gen();
         let c = &self.config;
         let jitter = (jitter_draw * (c.jitter_ms as f64 + 1.0)).floor() as u64;
         let mut plan = FaultPlan {
@@ -174,6 +197,7 @@ impl Faults {
         }
         let (reset_rate, hang_rate, hang_ms) = (c.reset_rate, c.hang_rate, c.hang_ms);
         let (truncate_rate, garbage_rate) = (c.truncate_rate, c.garbage_rate);
+        let (apply_reset_rate, apply_hang_rate) = (c.apply_then_reset_rate, c.apply_then_hang_rate);
         let rates: Vec<(u16, f64)> = c.error_rates.iter().map(|(k, v)| (*k, *v)).collect();
         if self.roll(reset_draw, reset_rate) {
             plan.reset = true;
@@ -196,6 +220,15 @@ impl Faults {
             }
         }
         if plan.error.is_none() {
+            if self.roll(lost_draw, apply_reset_rate) {
+                plan.after_apply = Some(AfterApply::Reset);
+            } else if lost_draw >= apply_reset_rate
+                && self.roll(lost_draw - apply_reset_rate, apply_hang_rate)
+            {
+                plan.after_apply = Some(AfterApply::Hang(Duration::from_millis(
+                    hang_ms.min(600_000),
+                )));
+            }
             if self.roll(corrupt_draw, truncate_rate) {
                 plan.corrupt = Some(Corruption::Truncate);
             } else if corrupt_draw >= truncate_rate
@@ -271,6 +304,40 @@ mod tests {
         assert!(c.apply_spec("500=2").is_err());
         assert!(c.apply_spec("bogus").is_err());
         assert_eq!(c.error_rates.get(&429), Some(&0.5));
+    }
+
+    #[test]
+    fn lost_responses_are_planned_without_shifting_the_other_faults() {
+        let mut plain = FaultConfig::default();
+        plain.apply_spec("500=0.3").unwrap();
+        let mut lost = plain.clone();
+        lost.apply_spec("apply-reset=0.2").unwrap();
+        lost.apply_spec("apply-hang=0.2").unwrap();
+        lost.hang_ms = 70;
+        let mut a = Faults::new(plain, 5);
+        let mut b = Faults::new(lost, 5);
+        let pa: Vec<FaultPlan> = (0..300).map(|_| a.plan("/api/x")).collect();
+        let pb: Vec<FaultPlan> = (0..300).map(|_| b.plan("/api/x")).collect();
+        let errors = |p: &[FaultPlan]| p.iter().map(|p| p.error).collect::<Vec<_>>();
+        assert_eq!(errors(&pa), errors(&pb));
+        assert!(pa.iter().all(|p| p.after_apply.is_none()));
+        let resets = pb
+            .iter()
+            .filter(|p| p.after_apply == Some(AfterApply::Reset))
+            .count();
+        let hangs = pb
+            .iter()
+            .filter(|p| p.after_apply == Some(AfterApply::Hang(Duration::from_millis(70))))
+            .count();
+        assert!(resets > 20 && hangs > 20, "{resets} resets, {hangs} hangs");
+        // Never together with an injected error: the request must have been applied.
+        assert!(
+            pb.iter()
+                .all(|p| p.error.is_none() || p.after_apply.is_none())
+        );
+        let mut c = FaultConfig::default();
+        c.apply_spec("apply-reset=0.5").unwrap();
+        assert_eq!(c.apply_then_reset_rate, 0.5);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::Shared;
 use super::auth::Principal;
-use super::faults::{Corruption, FaultPlan, corrupt};
+use super::faults::{AfterApply, Corruption, FaultPlan, corrupt};
 use super::net::ConnKill;
 use super::state::{
     ActionPrice, ChangeKind, Movement, NotesPatch, OrderFilter, PriceBasis, PriceFields,
@@ -415,6 +415,12 @@ async fn run_pipeline(
     Guards,
 ) {
     let mut guards: Guards = (None, None);
+    if is_api
+        && sh.strict_content_type
+        && let Some(refusal) = content_type_refusal(req.headers())
+    {
+        return (Some(refusal), None, None, guards);
+    }
     let principal = if is_api {
         let now = sh.now();
         match super::lock(&sh.tokens).authenticate(req.headers(), now) {
@@ -506,7 +512,41 @@ async fn run_pipeline(
         return (Some(injected_error(status)), principal, None, guards);
     }
     let response = next.run(req).await;
+    // The request is applied; now its response may be lost.
+    match plan.after_apply {
+        Some(AfterApply::Reset) => {
+            if let Some(k) = kill {
+                k.kill();
+                return (None, principal, None, guards);
+            }
+        }
+        Some(AfterApply::Hang(hang)) => sleep_or_shutdown(sh, hang).await,
+        None => {}
+    }
     (Some(response), principal, plan.corrupt, guards)
+}
+
+/// Strict mode: the reference lists `Content-Type: application/json` as required on every
+/// operation (GET included) and the official SDK sends `application/vnd.shoptet.v1.0`; anything
+/// else (or nothing) is refused with 415, the HTTP status for an unsupported media type.
+fn content_type_refusal(headers: &axum::http::HeaderMap) -> Option<Response> {
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match media_type.as_deref() {
+        Some("application/json" | "application/vnd.shoptet.v1.0") => None,
+        _ => Some(
+            Reply::error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid-request-data",
+                "Content-Type must be application/json or application/vnd.shoptet.v1.0.",
+                "Content-Type",
+            )
+            .into_response(),
+        ),
+    }
 }
 
 fn generic_error(status: StatusCode) -> (&'static str, &'static str) {

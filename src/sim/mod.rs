@@ -99,6 +99,10 @@ pub struct SimConfig {
     pub private_token: Option<String>,
     /// Fixed OAuth token instead of a seeded one.
     pub oauth_token: Option<String>,
+    /// Refuse API requests whose `Content-Type` is not `application/json` or
+    /// `application/vnd.shoptet.v1.0` (GET included) with 415, as the reference requires the
+    /// header; off by default because real shops are lenient in practice.
+    pub strict_content_type: bool,
 }
 
 impl Default for SimConfig {
@@ -121,6 +125,7 @@ impl Default for SimConfig {
             start_time: None,
             private_token: None,
             oauth_token: None,
+            strict_content_type: false,
         }
     }
 }
@@ -227,6 +232,8 @@ pub(crate) struct Shared {
     pub(crate) supplies_amount: SuppliesAmount,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) streams: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// See [`SimConfig::strict_content_type`].
+    pub(crate) strict_content_type: bool,
 }
 
 impl Shared {
@@ -330,6 +337,7 @@ impl Simulator {
             supplies_amount: config.supplies_amount,
             shutdown: shutdown_rx.clone(),
             streams: Mutex::new(Vec::new()),
+            strict_content_type: config.strict_content_type,
         });
         let app = http::router(Arc::clone(&shared)).merge(control::router(Arc::clone(&shared)));
         let mut signal = shutdown_rx;
