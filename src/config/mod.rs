@@ -192,6 +192,9 @@ pub struct SyncDefaults {
     pub interval_minutes: u32,
     /// Quiet time after a stock change before the inventory push, to batch bursts.
     pub inventory_debounce: Duration,
+    /// How long a store may be unreachable before the daemon logs it at error priority
+    /// (and again at most once per this period while the outage lasts).
+    pub unreachable_alert_after: Duration,
 }
 
 /// The validated daemon configuration.
@@ -271,6 +274,9 @@ impl Default for DaemonConfig {
             sync: SyncDefaults {
                 interval_minutes: raw.sync.interval_minutes,
                 inventory_debounce: Duration::from_secs(raw.sync.inventory_debounce_secs),
+                unreachable_alert_after: Duration::from_secs(
+                    raw.sync.unreachable_alert_minutes.saturating_mul(60),
+                ),
             },
             integrations: Vec::new(),
         }
@@ -502,13 +508,15 @@ impl Default for RawRetention {
 struct RawSync {
     interval_minutes: u32,
     inventory_debounce_secs: u64,
+    unreachable_alert_minutes: u64,
 }
 
 impl Default for RawSync {
     fn default() -> Self {
         Self {
             interval_minutes: 15,
-            inventory_debounce_secs: 5,
+            inventory_debounce_secs: 2,
+            unreachable_alert_minutes: 60,
         }
     }
 }
@@ -573,6 +581,15 @@ fn resolve(
             0,
             3600,
         )?),
+        unreachable_alert_after: Duration::from_secs(
+            check_range(
+                "sync.unreachable_alert_minutes",
+                raw.sync.unreachable_alert_minutes,
+                1,
+                1440,
+            )?
+            .saturating_mul(60),
+        ),
     };
 
     let mut integrations = Vec::with_capacity(raw.integrations.len());

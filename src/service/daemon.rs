@@ -270,6 +270,7 @@ const SYNC_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 pub fn sync_settings(config: &DaemonConfig) -> SyncSettings {
     SyncSettings {
         stock_debounce: config.sync.inventory_debounce,
+        unreachable_alert_after: config.sync.unreachable_alert_after,
         shutdown_timeout: config.shutdown_timeout,
         // Never shorter than the socket's bound for syncs (which the caller then sees, naming
         // the operation); a little longer so that one answers first.
@@ -327,6 +328,9 @@ fn restart_required(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str>
     if old.sync.inventory_debounce != new.sync.inventory_debounce {
         changed.push("sync.inventory_debounce_secs");
     }
+    if old.sync.unreachable_alert_after != new.sync.unreachable_alert_after {
+        changed.push("sync.unreachable_alert_minutes");
+    }
     changed
 }
 
@@ -345,6 +349,7 @@ fn effective_after_reload(old: &DaemonConfig, new: DaemonConfig) -> DaemonConfig
         sync: crate::config::SyncDefaults {
             interval_minutes: new.sync.interval_minutes,
             inventory_debounce: old.sync.inventory_debounce,
+            unreachable_alert_after: old.sync.unreachable_alert_after,
         },
         integrations: new.integrations,
     }
