@@ -62,7 +62,8 @@ fn shipped_example_parses_to_the_documented_defaults() {
     assert_eq!(c.log.output, LogOutput::Auto);
     assert_eq!(c.log.level, "info");
     assert_eq!(c.sync.interval_minutes, 15);
-    assert_eq!(c.sync.inventory_debounce, Duration::from_secs(5));
+    assert_eq!(c.sync.inventory_debounce, Duration::from_secs(2));
+    assert_eq!(c.sync.unreachable_alert_after, Duration::from_secs(3600));
     assert_eq!(c.retention.sync_log_days, 90);
     assert!(c.integrations.is_empty());
 }
