@@ -18,7 +18,7 @@ use shoptet_sync::sim::{FaultConfig, LimitConfig, SimConfig, Simulator};
 
 /// A faithful local Shoptet API simulator (loopback only).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about = "A faithful local Shoptet API simulator (loopback only)")]
 struct Args {
     /// Address to listen on (loopback only).
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -42,7 +42,8 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     jitter_ms: u64,
     /// Fault injection, repeatable: STATUS=RATE (e.g. 500=0.05, 503=0.01, 429=0.02) or
-    /// reset=RATE, hang=RATE, truncate=RATE, garbage=RATE.
+    /// reset=RATE, hang=RATE, truncate=RATE, garbage=RATE, or apply-reset=RATE and
+    /// apply-hang=RATE (the request is applied, then its response is lost).
     #[arg(long = "fault")]
     faults: Vec<String>,
     /// Hang duration for hang faults, in milliseconds.
@@ -63,6 +64,9 @@ struct Args {
     /// Accept orders beyond available stock.
     #[arg(long)]
     allow_oversell: bool,
+    /// Refuse requests without a JSON Content-Type (415), as the API reference requires.
+    #[arg(long)]
+    strict_content_type: bool,
 }
 
 #[tokio::main]
@@ -90,6 +94,7 @@ async fn main() -> Result<()> {
         orders: args.orders,
         listen: args.listen,
         allow_oversell: args.allow_oversell,
+        strict_content_type: args.strict_content_type,
         token_ttl: Duration::from_secs(args.token_ttl_secs),
         limits: LimitConfig {
             max_in_flight: args.max_in_flight,
