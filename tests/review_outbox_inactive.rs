@@ -1,0 +1,74 @@
+//! Review: the outbox of a deactivated integration stops retrying after its first failure.
+//!
+//! Deactivation keeps the promised status pushes ("Promised status pushes still go out":
+//! `Deactivate` calls `schedule_outbox`), but `after_run` only schedules the next outbox attempt
+//! when the integration is active, and `after_change` only when an entry is already due. A push
+//! that fails once after deactivation (a shop hiccup) is never tried again: it stays pending
+//! until an operator retries it or the daemon restarts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod actors_support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use actors_support::*;
+use shoptet_sync::sim::{FaultConfig, ItemSpec, OrderSpec, STATUS_PROCESSING};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+async fn attempts(env: &Env) -> Option<u32> {
+    let outbox = env.daemon.outbox("shop", None).await.ok()?;
+    outbox.first().map(|e| e.attempts)
+}
+
+#[actix_rt::test]
+async fn a_deactivated_store_keeps_retrying_its_promised_pushes() {
+    let sim = start_sim(small_shop()).await;
+    let env = Env::start(fast_settings());
+    env.add_shop("shop", &sim, "MAIN").await;
+    let codes = stock_all(&env.daemon, "shop", &sim, 20).await;
+    wait_real_stock(&sim, &codes[0], 20, DEADLINE).await;
+    let order = sim
+        .create_order(&OrderSpec {
+            items: vec![ItemSpec::new(codes[0].clone(), 1)],
+            ..OrderSpec::default()
+        })
+        .unwrap();
+    wait_for("the order imported", DEADLINE, || async {
+        env.daemon.get_order("shop", &order).await.ok()
+    })
+    .await;
+
+    // The shop refuses this order's status writes for a while.
+    sim.set_faults(FaultConfig {
+        error_rates: BTreeMap::from([(503, 1.0)]),
+        path_prefix: Some(format!("/api/orders/{order}/")),
+        ..FaultConfig::default()
+    });
+    env.daemon
+        .process_order("shop", &order, Some("pick-1"))
+        .await
+        .unwrap();
+    wait_for("the push failed once", DEADLINE, || async {
+        (attempts(&env).await? >= 1).then_some(())
+    })
+    .await;
+    env.daemon.deactivate("shop", "maintenance").await.unwrap();
+    let before = attempts(&env).await.unwrap();
+    wait_for("a failed attempt after deactivation", DEADLINE, || async {
+        (attempts(&env).await? > before).then_some(())
+    })
+    .await;
+
+    // The shop is fine again: the promised push must still reach it.
+    sim.set_faults(FaultConfig::default());
+    wait_for(
+        "the pending push sent after the shop recovered",
+        DEADLINE,
+        || async { (sim.order(&order)?.status_id == STATUS_PROCESSING).then_some(()) },
+    )
+    .await;
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

@@ -1,0 +1,80 @@
+//! Review: the shop over-offers when it resolved the claim of an order the warehouse has not
+//! shipped yet.
+//!
+//! The push figure is `on hand − other stores' reservations`, relying on the shop's claim for
+//! this store's own open orders. When the shop admin moves an order we still have to ship to a
+//! claim-resolving status (e.g. "Vyřízena"), the shop drops its claim and lowers realStock by the
+//! quantity; our next push of the code (a receipt, or the discrepancy check "correcting" the
+//! lower figure) puts realStock back to the full on-hand while no claim covers the order any
+//! more: the shop offers the order's quantity a second time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod actors_support;
+
+use std::time::Duration;
+
+use actors_support::*;
+use rust_decimal::Decimal;
+use shoptet_sync::domain::OrderStatus;
+use shoptet_sync::sim::{ItemSpec, OrderSpec, STATUS_COMPLETED};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+#[actix_rt::test]
+async fn a_claim_resolved_in_the_shop_before_we_ship_does_not_let_the_shop_over_offer() {
+    let sim = start_sim(small_shop()).await;
+    let env = Env::start(fast_settings());
+    env.add_shop("shop", &sim, "MAIN").await;
+    let codes = stock_all(&env.daemon, "shop", &sim, 5).await;
+    let code = codes[0].clone();
+    wait_real_stock(&sim, &code, 5, DEADLINE).await;
+
+    // A customer buys 2; we import the order (it still has to leave our warehouse).
+    let order = sim
+        .create_order(&OrderSpec {
+            items: vec![ItemSpec::new(code.clone(), 2)],
+            ..OrderSpec::default()
+        })
+        .unwrap();
+    wait_for("the order imported", DEADLINE, || async {
+        env.daemon.get_order("shop", &order).await.ok()
+    })
+    .await;
+
+    // The shop admin marks it completed: the shop resolves the claim (realStock 3, claim 0).
+    sim.set_order_status(&order, STATUS_COMPLETED).unwrap();
+    wait_for("the daemon saw the shop status", DEADLINE, || async {
+        let o = env.daemon.get_order("shop", &order).await.ok()?;
+        (o.shop_status_id == Some(STATUS_COMPLETED)).then_some(o)
+    })
+    .await;
+    let ours = env.daemon.get_order("shop", &order).await.unwrap();
+    assert_eq!(
+        ours.status,
+        OrderStatus::Imported,
+        "we still have to ship it"
+    );
+
+    // A receipt of one unit: the warehouse holds 6, of which 2 belong to the open order.
+    env.daemon
+        .set_stock("shop", &code, Decimal::from(6))
+        .await
+        .unwrap();
+    wait_for("the receipt pushed", DEADLINE, || async {
+        let level = sim.stock_level(&code)?;
+        (level.real_stock != Decimal::from(3)).then_some(())
+    })
+    .await;
+    let level = sim.stock_level(&code).unwrap();
+    let deliverable = Decimal::from(6 - 2);
+    assert!(
+        level.available <= deliverable,
+        "the shop offers {} of {code} (realStock {}, claim {}) but the warehouse can deliver only \
+         {deliverable} more: order {order} is counted neither by the shop's claim nor by our figure",
+        level.available,
+        level.real_stock,
+        level.claim
+    );
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
