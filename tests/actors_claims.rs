@@ -1,12 +1,8 @@
-//! Review: the shop over-offers when it resolved the claim of an order the warehouse has not
-//! shipped yet.
-//!
-//! The push figure is `on hand − other stores' reservations`, relying on the shop's claim for
-//! this store's own open orders. When the shop admin moves an order we still have to ship to a
-//! claim-resolving status (e.g. "Vyřízena"), the shop drops its claim and lowers realStock by the
-//! quantity; our next push of the code (a receipt, or the discrepancy check "correcting" the
-//! lower figure) puts realStock back to the full on-hand while no claim covers the order any
-//! more: the shop offers the order's quantity a second time.
+//! A claim the shop resolved for an order the warehouse has not shipped yet (the shop admin set
+//! a claim-resolving status such as "completed"): the shop dropped its claim and lowered
+//! realStock by the order's quantity, so the push figure must subtract that order itself, or
+//! the next push (a receipt) puts realStock back to the full on-hand and the shop offers the
+//! order's goods a second time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod actors_support;

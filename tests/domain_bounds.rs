@@ -1,10 +1,5 @@
-//! Review: order quantities from the shop are not bounded, and the sums the actors compute from
-//! them use the panicking `Decimal` operators.
-//!
-//! The client accepts any decimal the shop sends (`"5e28"` included), `import` accepts the order,
-//! the page commits it, and then `after_change → report_reservations → reserved_by_orders` adds the
-//! rows and panics inside the integration actor (on restart, `register_with_ledger` runs the same
-//! sum over the stored order, so the daemon cannot come back up).
+//! Shop figures are bounded before they reach the sums: an order with absurd quantities is
+//! refused by the import rule (a clear domain error), and the reservation sum never panics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::str::FromStr;

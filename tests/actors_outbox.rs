@@ -1,10 +1,5 @@
-//! Review: the outbox of a deactivated integration stops retrying after its first failure.
-//!
-//! Deactivation keeps the promised status pushes ("Promised status pushes still go out":
-//! `Deactivate` calls `schedule_outbox`), but `after_run` only schedules the next outbox attempt
-//! when the integration is active, and `after_change` only when an entry is already due. A push
-//! that fails once after deactivation (a shop hiccup) is never tried again: it stays pending
-//! until an operator retries it or the daemon restarts.
+//! The status push-back outbox keeps retrying a promised push after the integration was
+//! deactivated (pending pushes still go out; see docs/architecture.md).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod actors_support;

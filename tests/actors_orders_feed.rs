@@ -1,11 +1,11 @@
-//! Review: an order is lost for good when the change feed shifts between two pages of one run.
+//! The orders change feed read safely: no order is lost when the feed shifts between two reads
+//! of one run, or when one order's detail could not be read once.
 //!
-//! The feed is offset-paged and keeps only the last change per order, sorted by change time. An
-//! order of page 1 edited in the shop while the run reads on (a status change by the shop admin,
-//! or our own outbox push) moves to the end of the feed, so every later entry moves up one place
-//! and the first entry of page 2 is never returned. The run then advances the cursor to
-//! `min(newest, start) − overlap`, which lies past the skipped order's change time, so no later
-//! run reads it again.
+//! The feed is offset-paged, keeps only the last change per order and sorts by change time: an
+//! order edited while a run reads on moves to the end and shifts every later entry up one place,
+//! so reading "page 2" would skip one. Runs therefore re-query from the newest change time they
+//! have read instead of paging by number. A detail that fails to decode (a garbled body, a field
+//! the parser refuses) keeps its code in a persisted retry set, read again every run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod actors_support;
@@ -92,6 +92,59 @@ async fn an_order_edited_mid_run_does_not_make_the_run_skip_another_one() {
         got, placed,
         "every order placed in the shop must be imported (one was skipped by the shifted page \
          and the advanced cursor never lets a later run read it)"
+    );
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn an_order_whose_detail_failed_to_decode_once_is_imported_later() {
+    let sim = start_sim(SimConfig {
+        allow_oversell: true,
+        start_time: Some(chrono::Utc::now() - chrono::TimeDelta::hours(2)),
+        ..small_shop()
+    })
+    .await;
+    let variant = sim.variant_codes()[0].clone();
+    let spec = OrderSpec {
+        items: vec![ItemSpec::new(variant, 1)],
+        ..OrderSpec::default()
+    };
+    let early = sim.create_order(&spec).unwrap();
+    sim.advance_clock(Duration::from_secs(30 * 60));
+    let late = sim.create_order(&spec).unwrap();
+    // One garbled answer for the early order's detail; every later request is fine.
+    sim.set_faults(FaultConfig {
+        garbage_rate: 1.0,
+        max_faults: Some(1),
+        path_prefix: Some(format!("/api/orders/{early}")),
+        ..FaultConfig::default()
+    });
+
+    let mut settings = fast_settings();
+    settings.interval_override = Some(Duration::from_secs(3600));
+    let env = Env::start(settings);
+    env.add_shop("shop", &sim, "MAIN").await;
+    wait_for("the late order imported", DEADLINE, || async {
+        env.daemon.get_order("shop", &late).await.ok()
+    })
+    .await;
+    wait_for("the first run over", DEADLINE, || async {
+        let status = env.daemon.status().await.ok()?;
+        let store = status.stores.into_iter().find(|s| s.name == "shop")?;
+        (!store.running.contains(&SyncKind::Orders)).then_some(())
+    })
+    .await;
+    for _ in 0..2 {
+        env.daemon
+            .sync("shop", SyncKind::Orders, true)
+            .await
+            .unwrap();
+    }
+    assert!(
+        env.daemon.get_order("shop", &early).await.is_ok(),
+        "order {early} was skipped once because its detail did not decode, and the cursor moved \
+         past it: it is never imported"
     );
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;

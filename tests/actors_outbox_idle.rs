@@ -1,16 +1,10 @@
-//! Review: the outbox spins (a timer of zero, again and again) while an order's first entry waits
-//! for its backoff or is a dead letter and a later entry of the same order is pending.
-//!
-//! `due_groups` rightly holds back the later entry, so the run has nothing to send and ends at
-//! once; but `schedule_outbox` (and `after_change`) take the earliest `next_attempt_at` of *every*
-//! pending entry — the held-back one is due — and schedule the outbox again with no delay. A
-//! shipment during a shop outage (tracking push backing off, status push behind it) or a
-//! dead-lettered tracking push keeps one core busy for as long as it lasts.
+//! The outbox must not spin (a timer of zero, again and again) while an order's first entry
+//! waits for its backoff or is a dead letter and a later entry of the same order is pending:
+//! only the head entry of each order's group schedules the outbox.
 //!
 //! The test measures the process's CPU time over a window in which nothing is due: idle, the
-//! daemon uses none (0 ms measured without the shipment); with the held-back entry it wakes up
-//! about once a millisecond (tokio's timer resolution keeps it from using a whole core: ~120 ms
-//! of CPU per 2 s in a debug build).
+//! daemon uses none; with the bug it woke up about once a millisecond (~120 ms of CPU per 2 s
+//! in a debug build). It is alone in its binary so other tests do not add CPU time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod actors_support;
