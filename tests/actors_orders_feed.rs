@@ -149,3 +149,119 @@ async fn an_order_whose_detail_failed_to_decode_once_is_imported_later() {
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }
+
+const ORDER_DETAIL: &str = "GET /api/orders/{code}";
+
+#[actix_rt::test]
+async fn an_order_that_stays_unreadable_is_logged_once_and_dropped_once_its_error_is_resolved() {
+    let sim = start_sim(SimConfig {
+        allow_oversell: true,
+        ..small_shop()
+    })
+    .await;
+    let variant = sim.variant_codes()[0].clone();
+    let bad = sim
+        .create_order(&OrderSpec {
+            items: vec![ItemSpec::new(variant, 1)],
+            ..OrderSpec::default()
+        })
+        .unwrap();
+    // Its detail never decodes.
+    sim.set_faults(FaultConfig {
+        garbage_rate: 1.0,
+        path_prefix: Some(format!("/api/orders/{bad}")),
+        ..FaultConfig::default()
+    });
+    let mut settings = fast_settings();
+    settings.interval_override = Some(Duration::from_secs(3600));
+    let env = Env::start(settings);
+    env.add_shop("shop", &sim, "MAIN").await;
+    wait_for("the first orders run over", DEADLINE, || async {
+        let integration = env.daemon.get_integration("shop").await.ok()?;
+        integration.last_order_sync.map(|_| ())
+    })
+    .await;
+    let reads_before = sim.counters().requests(ORDER_DETAIL);
+    for _ in 0..2 {
+        env.daemon
+            .sync("shop", SyncKind::Orders, true)
+            .await
+            .unwrap();
+    }
+    assert!(
+        sim.counters().requests(ORDER_DETAIL) >= reads_before + 2,
+        "the unreadable order is read again every run"
+    );
+    let about_bad = |errors: Vec<shoptet_sync::domain::ErrorLog>| -> Vec<_> {
+        errors
+            .into_iter()
+            .filter(|e| e.message.contains(&bad))
+            .collect()
+    };
+    let open = about_bad(env.daemon.errors("shop", false).await.unwrap());
+    assert_eq!(
+        open.len(),
+        1,
+        "one error-log entry, not one per run: {open:?}"
+    );
+
+    // The operator gives up on it: no more reads, no new entries.
+    env.daemon
+        .resolve_error("shop", open[0].id, "ops", "cancelled by phone")
+        .await
+        .unwrap();
+    let reads_before = sim.counters().requests(ORDER_DETAIL);
+    for _ in 0..2 {
+        env.daemon
+            .sync("shop", SyncKind::Orders, true)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        sim.counters().requests(ORDER_DETAIL),
+        reads_before,
+        "a dismissed order is not read again (not even from the feed's overlap)"
+    );
+    assert!(about_bad(env.daemon.errors("shop", false).await.unwrap()).is_empty());
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn an_empty_feed_does_not_move_the_cursor_to_our_clock() {
+    // The shop's clock runs two hours behind ours.
+    let sim = start_sim(SimConfig {
+        allow_oversell: true,
+        start_time: Some(chrono::Utc::now() - chrono::TimeDelta::hours(2)),
+        ..small_shop()
+    })
+    .await;
+    let mut settings = fast_settings();
+    settings.interval_override = Some(Duration::from_secs(3600));
+    let env = Env::start(settings);
+    env.add_shop("shop", &sim, "MAIN").await;
+    // The first run finds nothing.
+    wait_for("the first orders run over", DEADLINE, || async {
+        let integration = env.daemon.get_integration("shop").await.ok()?;
+        integration.last_order_sync.map(|_| ())
+    })
+    .await;
+    // An order placed now carries the shop's time, two hours before ours.
+    let variant = sim.variant_codes()[0].clone();
+    let order = sim
+        .create_order(&OrderSpec {
+            items: vec![ItemSpec::new(variant, 1)],
+            ..OrderSpec::default()
+        })
+        .unwrap();
+    env.daemon
+        .sync("shop", SyncKind::Orders, true)
+        .await
+        .unwrap();
+    assert!(
+        env.daemon.get_order("shop", &order).await.is_ok(),
+        "order {order} was missed: the empty run set the cursor from our clock, past the shop's"
+    );
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

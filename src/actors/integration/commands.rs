@@ -276,6 +276,17 @@ impl Handler<ResolveError> for IntegrationActor {
         }
         let mut changeset = Changeset::new();
         changeset.put_error(&error);
+        // An unreadable order is no longer read again once its error is resolved.
+        let mut dismissed = false;
+        for retry in self.sync.order_retry.values_mut() {
+            if retry.error_id == error.id && !retry.dismissed {
+                retry.dismissed = true;
+                dismissed = true;
+            }
+        }
+        if dismissed {
+            changeset.put_meta(self.id, meta::ORDERS_RETRY, &self.sync.order_retry);
+        }
         self.commit_reply(changeset, error)
     }
 }

@@ -12,7 +12,7 @@ use futures::{StreamExt, stream};
 use rust_decimal::Decimal;
 use tracing::Instrument;
 
-use super::{FailedRun, IntegrationActor, RunEnd, meta};
+use super::{FailedRun, IntegrationActor, OrderRetry, RunEnd, meta};
 use crate::actors::convert::{ShopVariant, incoming_order, shop_variants};
 use crate::actors::messages::*;
 use crate::actors::{ActorError, shop_error_message};
@@ -31,13 +31,34 @@ const DETAIL_CONCURRENCY: usize = 3;
 /// Per-row push errors logged individually per run; the rest are summarised.
 const MAX_ROW_ERRORS_LOGGED: usize = 20;
 
-/// Progress of one orders run across its pages.
-#[derive(Debug, Clone)]
+/// Reads of the change feed one orders run makes at most; the rest waits for the next run
+/// (the cursor then stops where the reading stopped).
+const MAX_FEED_READS_PER_RUN: u32 = 1000;
+
+/// The retry set as one read of the feed uses it.
+struct RetryRead {
+    /// Codes to read again (with the run's first read).
+    read: Vec<String>,
+    /// Dismissed unreadable orders: their feed changes up to this time are not read again.
+    dismissed: HashMap<String, DateTime<Utc>>,
+}
+
+/// Progress of one orders run across its reads of the change feed.
+#[derive(Debug)]
 pub(super) struct OrdersRun {
     started_at: DateTime<Utc>,
+    /// Every change older than `from` has been read (by this run or an earlier one).
     from: DateTime<Utc>,
+    /// The page of the feed from `from`: above 1 only while reading a block of changes with
+    /// one and the same time that is larger than a page.
     page: u32,
+    /// Changes read this run, by code and change time.
+    seen: HashSet<(String, DateTime<Utc>)>,
+    /// Newest change time read.
     newest: Option<DateTime<Utc>>,
+    /// The last read returned every change from `from` on (no further page).
+    complete: bool,
+    reads: u32,
     records: u64,
     errors: u64,
     imported: u64,
@@ -45,34 +66,48 @@ pub(super) struct OrdersRun {
     cancelled: u64,
 }
 
-/// What one page of the change feed brought.
-struct OrdersPage {
+/// What one read of the change feed brought.
+struct OrdersBatch {
     details: Vec<OrderDetail>,
     /// Deleted in the shop (feed says so, or the detail is gone).
     deleted: Vec<String>,
-    record_errors: Vec<(String, String)>,
+    /// Details that could not be read (not an outage): code, the feed's change time (none for
+    /// a retry-set code the feed did not name) and the reason.
+    unreadable: Vec<(String, Option<DateTime<Utc>>, String)>,
+    /// Changes this read brought that the run had not seen before.
+    new_changes: usize,
+    /// Newest change time of the read.
     newest: Option<DateTime<Utc>>,
-    has_next: bool,
+    /// The read returned every change from `from` on.
+    complete: bool,
+    seen: HashSet<(String, DateTime<Utc>)>,
 }
 
-async fn fetch_orders_page(
+/// Reads one page of the change feed from `from` and the details of the orders it names that
+/// need reading (plus `retry.read`: codes whose detail failed in an earlier run).
+async fn fetch_orders_batch(
     client: crate::shoptet::ShoptetClient,
     from: DateTime<Utc>,
     page: u32,
     per_page: u32,
     known: HashMap<String, Option<DateTime<Utc>>>,
-) -> Result<OrdersPage, ShoptetError> {
+    mut seen: HashSet<(String, DateTime<Utc>)>,
+    retry: RetryRead,
+) -> Result<OrdersBatch, ShoptetError> {
     let changes = client.order_changes(from, page, per_page).await?;
-    let has_next = changes.has_next();
+    let complete = !changes.has_next();
     let mut newest: Option<DateTime<Utc>> = None;
+    let mut new_changes = 0;
     let mut deleted = Vec::new();
-    let mut to_fetch = Vec::new();
-    let mut seen = HashSet::new();
+    let mut to_fetch: Vec<String> = Vec::new();
+    let mut change_times: HashMap<String, DateTime<Utc>> = HashMap::new();
     for change in changes.items {
         newest = newest.max(Some(change.change_time));
-        if !seen.insert(change.code.clone()) {
+        // Read already in this run (the same change seen again after a re-query).
+        if !seen.insert((change.code.clone(), change.change_time)) {
             continue;
         }
+        new_changes += 1;
         if change.change_type.is_delete() {
             deleted.push(change.code);
             continue;
@@ -84,7 +119,23 @@ async fn fetch_orders_page(
         {
             continue;
         }
-        to_fetch.push(change.code);
+        // An operator gave up on this change of an unreadable order.
+        if retry
+            .dismissed
+            .get(&change.code)
+            .is_some_and(|at| change.change_time <= *at)
+        {
+            continue;
+        }
+        change_times.insert(change.code.clone(), change.change_time);
+        if !to_fetch.contains(&change.code) {
+            to_fetch.push(change.code);
+        }
+    }
+    for code in retry.read {
+        if !to_fetch.contains(&code) && !deleted.contains(&code) {
+            to_fetch.push(code);
+        }
     }
     let results: Vec<(String, Result<OrderDetail, ShoptetError>)> = stream::iter(to_fetch)
         .map(|code| {
@@ -98,22 +149,27 @@ async fn fetch_orders_page(
         .collect()
         .await;
     let mut details = Vec::new();
-    let mut record_errors = Vec::new();
+    let mut unreadable = Vec::new();
     for (code, result) in results {
         match result {
             Ok(detail) => details.push(detail),
             Err(ShoptetError::NotFound { .. }) => deleted.push(code),
-            // The page must be read whole, or the cursor could pass an unread order.
+            // An outage fails the read whole: the cursor stays where it was.
             Err(err) if err.is_transient() || err.needs_operator() => return Err(err),
-            Err(err) => record_errors.push((code, err.to_string())),
+            Err(err) => {
+                let at = change_times.get(&code).copied();
+                unreadable.push((code, at, err.to_string()));
+            }
         }
     }
-    Ok(OrdersPage {
+    Ok(OrdersBatch {
         details,
         deleted,
-        record_errors,
+        unreadable,
+        new_changes,
         newest,
-        has_next,
+        complete,
+        seen,
     })
 }
 
@@ -253,49 +309,75 @@ impl IntegrationActor {
             started_at,
             from,
             page: 1,
+            seen: HashSet::new(),
             newest: None,
+            complete: false,
+            reads: 0,
             records: 0,
             errors: 0,
             imported: 0,
             conflicts: 0,
             cancelled: 0,
         };
-        Some(self.orders_page(ctx, run))
+        Some(self.orders_batch(ctx, run))
     }
 
-    fn orders_page(&mut self, ctx: &mut Context<Self>, run: OrdersRun) -> SpawnHandle {
+    fn orders_batch(&mut self, ctx: &mut Context<Self>, mut run: OrdersRun) -> SpawnHandle {
         let known: HashMap<String, Option<DateTime<Utc>>> = self
             .orders
             .iter()
             .map(|(code, order)| (code.clone(), order.shop_changed_at))
             .collect();
+        // Orders whose detail failed in an earlier run are read again with the first batch.
+        let retry = RetryRead {
+            read: if run.reads == 0 {
+                self.sync
+                    .order_retry
+                    .iter()
+                    .filter(|(_, r)| !r.dismissed)
+                    .map(|(code, _)| code.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            dismissed: self
+                .sync
+                .order_retry
+                .iter()
+                .filter(|(_, r)| r.dismissed)
+                .filter_map(|(code, r)| Some((code.clone(), r.change_time?)))
+                .collect(),
+        };
         let per_page = self.settings.orders_page_size.max(1);
         let span = self.span(SyncKind::Orders);
-        let result =
-            match self.client() {
-                Ok(client) => {
-                    let fut = fetch_orders_page(client, run.from, run.page, per_page, known);
-                    futures::future::Either::Left(fut.instrument(span))
-                }
-                Err(err) => futures::future::Either::Right(async move {
-                    Err(ShoptetError::Config(err.to_string()))
-                }),
-            };
+        let seen = std::mem::take(&mut run.seen);
+        let result = match self.client() {
+            Ok(client) => {
+                let fut =
+                    fetch_orders_batch(client, run.from, run.page, per_page, known, seen, retry);
+                futures::future::Either::Left(fut.instrument(span))
+            }
+            Err(err) => {
+                futures::future::Either::Right(
+                    async move { Err(ShoptetError::Config(err.to_string())) },
+                )
+            }
+        };
         ctx.spawn(
             result
                 .into_actor(self)
-                .map(move |result, act, ctx| act.apply_orders_page(ctx, run, result)),
+                .map(move |result, act, ctx| act.apply_orders_batch(ctx, run, result)),
         )
     }
 
-    fn apply_orders_page(
+    fn apply_orders_batch(
         &mut self,
         ctx: &mut Context<Self>,
         mut run: OrdersRun,
-        result: Result<OrdersPage, ShoptetError>,
+        result: Result<OrdersBatch, ShoptetError>,
     ) {
-        let page = match result {
-            Ok(page) => page,
+        let batch = match result {
+            Ok(batch) => batch,
             Err(err) => {
                 let end = RunEnd {
                     started_at: run.started_at,
@@ -309,13 +391,18 @@ impl IntegrationActor {
                 return;
             }
         };
+        run.seen = batch.seen;
+        run.reads += 1;
         let now = Utc::now();
         let mut changeset = Changeset::new();
-        for detail in &page.details {
+        let mut retry_changed = false;
+        for detail in &batch.details {
+            retry_changed |= self.sync.order_retry.remove(detail.code.trim()).is_some();
             let incoming = incoming_order(detail);
             self.apply_incoming(&incoming, now, &mut changeset, &mut run);
         }
-        for code in &page.deleted {
+        for code in &batch.deleted {
+            retry_changed |= self.sync.order_retry.remove(code.trim()).is_some();
             self.apply_shop_cancel(
                 code,
                 None,
@@ -326,44 +413,80 @@ impl IntegrationActor {
                 &mut run,
             );
         }
-        for (code, error) in &page.record_errors {
+        for (code, change_time, error) in &batch.unreadable {
             run.errors += 1;
-            if let Some(entry) = self.error_entry(
-                &format!("order {code} could not be read from Shoptet"),
-                Some(error),
-                Some(SyncType::Orders),
-                ErrorSeverity::Medium,
-            ) {
-                changeset.put_error(&entry);
-            }
+            retry_changed = true;
+            self.order_unreadable(code, *change_time, error, now, &mut changeset);
         }
-        run.newest = run.newest.max(page.newest);
-        if page.has_next {
-            run.page += 1;
-            // The page's orders are on disk before the next page is read.
+        if retry_changed {
+            changeset.put_meta(self.id, meta::ORDERS_RETRY, &self.sync.order_retry);
+        }
+        run.newest = run.newest.max(batch.newest);
+        run.complete = batch.complete;
+        // Where the next read starts. Changes are sorted by time, so every change older than
+        // this batch's newest was in it (or an earlier one): re-query from that time (the
+        // changes of that very second are read again and skipped as seen). A read whose
+        // changes all carry the time it started from moves on by page instead.
+        let more = !batch.complete && run.reads < MAX_FEED_READS_PER_RUN;
+        if more {
+            match batch.newest {
+                Some(newest) if batch.new_changes > 0 && newest > run.from => {
+                    run.from = newest;
+                    run.page = 1;
+                }
+                _ => run.page = run.page.saturating_add(1),
+            }
+            // The batch's orders are on disk before the next read.
             self.commit_then(ctx, changeset, move |act, ctx| {
                 if act.stopping {
                     return;
                 }
                 act.report_reservations();
-                let handle = act.orders_page(ctx, run);
+                let handle = act.orders_batch(ctx, run);
                 act.set_running(SyncKind::Orders, handle);
             });
             return;
         }
-        // The last page commits with the advanced cursor: never past the run's start, and
-        // moved back by the overlap so late commits in the shop are re-read.
-        let basis = run.newest.map_or(run.started_at, |n| n.min(run.started_at));
-        let mut cursor = basis - self.settings.order_overlap;
-        if let Some(old) = self.sync.orders_cursor {
-            cursor = cursor.max(old);
+        // The last batch commits with the advanced cursor. It moves only to a shop time below
+        // which every change was read: the newest change read when the feed was read to its
+        // end, else the time the reading stopped at. Moved back by the overlap so changes the
+        // shop commits late are re-read; never from our clock.
+        let basis = if run.complete {
+            run.newest
+        } else {
+            Some(run.from)
+        };
+        if let Some(basis) = basis {
+            let mut cursor = basis - self.settings.order_overlap;
+            if let Some(old) = self.sync.orders_cursor {
+                cursor = cursor.max(old);
+            }
+            self.sync.orders_cursor = Some(cursor);
+            changeset.put_meta(self.id, meta::ORDERS_CURSOR, &cursor);
+            // A dismissed change the feed can no longer return need not be remembered.
+            let before = self.sync.order_retry.len();
+            self.sync
+                .order_retry
+                .retain(|_, r| !r.dismissed || r.change_time.is_some_and(|at| at >= cursor));
+            if self.sync.order_retry.len() != before {
+                changeset.put_meta(self.id, meta::ORDERS_RETRY, &self.sync.order_retry);
+            }
         }
-        self.sync.orders_cursor = Some(cursor);
-        changeset.put_meta(self.id, meta::ORDERS_CURSOR, &cursor);
-        let notes = format!(
+        let mut notes = format!(
             "{} imported, {} conflicts, {} cancelled in the shop",
             run.imported, run.conflicts, run.cancelled
         );
+        let retried = self
+            .sync
+            .order_retry
+            .values()
+            .filter(|r| !r.dismissed)
+            .count();
+        if retried > 0 {
+            notes.push_str(&format!(
+                ", {retried} unreadable orders read again next run"
+            ));
+        }
         let end = RunEnd {
             started_at: run.started_at,
             records: run.records,
@@ -373,6 +496,48 @@ impl IntegrationActor {
             quiet: false,
         };
         self.finish(ctx, SyncKind::Orders, end, changeset);
+    }
+
+    /// An order whose detail could not be read: it joins the retry set, read again every run
+    /// until it succeeds or an operator resolves its error-log entry. The entry is written
+    /// once, at the first failure.
+    fn order_unreadable(
+        &mut self,
+        code: &str,
+        change_time: Option<DateTime<Utc>>,
+        error: &str,
+        now: DateTime<Utc>,
+        changeset: &mut Changeset,
+    ) {
+        let code = code.trim();
+        if let Some(retry) = self.sync.order_retry.get_mut(code)
+            && !retry.dismissed
+        {
+            retry.attempts = retry.attempts.saturating_add(1);
+            retry.change_time = retry.change_time.max(change_time);
+            return;
+        }
+        let Some(entry) = self.error_entry(
+            &format!("order {code} could not be read from Shoptet"),
+            Some(&format!(
+                "{error}; it is read again every orders run until it succeeds (resolve this error to stop)"
+            )),
+            Some(SyncType::Orders),
+            ErrorSeverity::Medium,
+        ) else {
+            return;
+        };
+        changeset.put_error(&entry);
+        self.sync.order_retry.insert(
+            code.to_owned(),
+            OrderRetry {
+                error_id: entry.id,
+                since: now,
+                change_time,
+                attempts: 1,
+                dismissed: false,
+            },
+        );
     }
 
     /// Applies the import rule to one shop order.

@@ -37,6 +37,8 @@ use crate::store::{Changeset, IntegrationState, Store};
 pub(crate) mod meta {
     /// Orders change-feed cursor (shop time).
     pub const ORDERS_CURSOR: &str = "orders.cursor";
+    /// Orders whose detail could not be read, read again every run (code → [`OrderRetry`]).
+    pub const ORDERS_RETRY: &str = "orders.retry";
     /// Products change-feed cursor (shop time); absent until the first full catalogue pull.
     pub const PRODUCTS_CURSOR: &str = "products.cursor";
     /// Physical stock per code last acknowledged by the shop.
@@ -55,11 +57,29 @@ pub(crate) mod meta {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct SyncState {
     pub orders_cursor: Option<DateTime<Utc>>,
+    pub order_retry: BTreeMap<String, OrderRetry>,
     pub products_cursor: Option<DateTime<Utc>>,
     pub pushed: BTreeMap<String, Decimal>,
     pub price_queue: BTreeSet<String>,
     pub claim_resolving: Vec<i64>,
     pub pricelist: Option<i64>,
+}
+
+/// An order whose detail could not be read (not an outage: a body that did not decode, a
+/// refused request). The orders cursor moves on, so the order is read again by code every run
+/// until it succeeds, the shop deletes it, or an operator resolves its error-log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OrderRetry {
+    /// The error-log entry written at the first failure; resolving it drops the retry.
+    pub error_id: uuid::Uuid,
+    /// When it first failed.
+    pub since: DateTime<Utc>,
+    /// The change time the feed named for the failed read.
+    pub change_time: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    /// The operator resolved the error: not read again, and the feed's changes up to
+    /// `change_time` are skipped (the overlap would bring them back) until the cursor passes.
+    pub dismissed: bool,
 }
 
 /// Per-kind run and schedule state.
@@ -147,6 +167,7 @@ impl IntegrationActor {
         let meta = &state.meta;
         let sync = SyncState {
             orders_cursor: meta.get(meta::ORDERS_CURSOR)?,
+            order_retry: meta.get(meta::ORDERS_RETRY)?.unwrap_or_default(),
             products_cursor: meta.get(meta::PRODUCTS_CURSOR)?,
             pushed: meta.get(meta::PUSHED_STOCK)?.unwrap_or_default(),
             price_queue: meta.get(meta::PRICE_QUEUE)?.unwrap_or_default(),
