@@ -63,6 +63,7 @@ async fn a_claim_resolved_in_the_shop_before_we_ship_does_not_let_the_shop_over_
     .await;
     let level = sim.stock_level(&code).unwrap();
     let deliverable = Decimal::from(6 - 2);
+    wait_real_stock(&sim, &code, 4, DEADLINE).await;
     assert!(
         level.available <= deliverable,
         "the shop offers {} of {code} (realStock {}, claim {}) but the warehouse can deliver only \
@@ -71,6 +72,39 @@ async fn a_claim_resolved_in_the_shop_before_we_ship_does_not_let_the_shop_over_
         level.real_stock,
         level.claim
     );
+    // Flagged for review, with a warning in the error log.
+    let ours = env.daemon.get_order("shop", &order).await.unwrap();
+    assert_eq!(
+        ours.review_reason.as_deref(),
+        Some("completed in the shop before it shipped")
+    );
+    let errors = env.daemon.errors("shop", false).await.unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.details.as_deref().is_some_and(|d| d.contains(&order))
+                && e.message.contains("completed in the shop")),
+        "{errors:?}"
+    );
+
+    // Someone decides the goods still leave: the warehouse holds 4 after the shipment, and no
+    // compensation may be added for a claim the shop resolved long ago.
+    env.daemon
+        .process_order("shop", &order, Some("pick-1"))
+        .await
+        .unwrap();
+    env.daemon
+        .ship_order("shop", &order, Some("DR1234567890E"), None)
+        .await
+        .unwrap();
+    wait_for("the pushes after the shipment", DEADLINE, || async {
+        let outbox = env.daemon.outbox("shop", None).await.ok()?;
+        let level = sim.stock_level(&code)?;
+        (outbox.is_empty() && level.real_stock == Decimal::from(4)).then_some(())
+    })
+    .await;
+    let level = sim.stock_level(&code).unwrap();
+    assert_eq!(level.available, Decimal::from(4), "{level:?}");
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }

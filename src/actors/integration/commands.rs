@@ -60,9 +60,10 @@ impl IntegrationActor {
     fn queue_pushes(&mut self, order: &Order, changeset: &mut Changeset) {
         let entries =
             OutboxEntry::for_order_status(&self.integration, order, self.next_seq, Utc::now());
+        let already_resolved = self.shop_resolved_claim_of(order);
         for entry in entries {
             self.next_seq = self.next_seq.max(entry.seq + 1);
-            if self.resolves_claim(&entry.action) {
+            if self.resolves_claim(&entry.action) && !already_resolved {
                 self.fresh_claims.insert(entry.seq);
             }
             changeset.put_outbox(&entry);
@@ -185,8 +186,11 @@ impl Handler<ShipOrder> for IntegrationActor {
                         }
                     }
                     act.next_seq = act.next_seq.max(next_seq);
+                    // Finished in the shop before it shipped: the shop's claim is gone already,
+                    // there is nothing to compensate.
+                    let already_resolved = act.shop_resolved_claim_of(&order);
                     for entry in entries {
-                        if act.resolves_claim(&entry.action) {
+                        if act.resolves_claim(&entry.action) && !already_resolved {
                             act.fresh_claims.insert(entry.seq);
                         }
                         act.outbox.insert(entry.seq, entry);

@@ -16,7 +16,9 @@ use super::{FailedRun, IntegrationActor, OrderRetry, RunEnd, meta};
 use crate::actors::convert::{ShopVariant, incoming_order, shop_variants};
 use crate::actors::messages::*;
 use crate::actors::{ActorError, shop_error_message};
-use crate::domain::order::{ORDER_CONFLICT_REASON, import};
+use crate::domain::order::{
+    COMPLETED_IN_SHOP_REASON, ORDER_CONFLICT_REASON, REOPENED_IN_SHOP_REASON, import,
+};
 use crate::domain::{
     ErrorLog, ErrorSeverity, ImportOutcome, IncomingOrder, OrderStatus, OutboxAction, OutboxState,
     Product, ShopCancelOutcome, SyncType,
@@ -259,6 +261,26 @@ async fn fetch_products(
         }
     }
     Ok(read)
+}
+
+/// What this store's push figure adds to and removes from the ledger's base figure (on hand −
+/// other stores' reservations).
+pub(super) struct PushAdjustment {
+    /// Shipped orders whose claim-resolving status push the shop has certainly not seen.
+    pub added: BTreeMap<String, Decimal>,
+    /// Unshipped orders the shop already finished (no claim there any more).
+    pub removed: BTreeMap<String, Decimal>,
+}
+
+impl PushAdjustment {
+    /// The figure to push for `code`, never below zero; `None` when the sum overflows (bounded
+    /// inputs make that impossible, but a wrong figure is worse than none).
+    pub(super) fn figure(&self, code: &str, base: Decimal) -> Option<Decimal> {
+        let added = self.added.get(code).copied().unwrap_or_default();
+        let removed = self.removed.get(code).copied().unwrap_or_default();
+        let figure = base.checked_add(added)?.checked_sub(removed)?;
+        Some(figure.max(Decimal::ZERO))
+    }
 }
 
 impl IntegrationActor {
@@ -583,14 +605,42 @@ impl IntegrationActor {
             );
             return;
         }
-        // Goods we shipped whose claim the shop had not resolved, now resolved by someone else
-        // (the shop admin, with automatic status updates off): see `shop_resolved_claim`.
-        let resolved_by_shop = claim_resolved
-            && existing.status.has_shipped()
+        // The claim was not resolved in the shop when we last looked, and now it is, by someone
+        // else (the shop admin, or automatic status updates off): see `shop_resolved_claim`.
+        let newly_resolved = claim_resolved
             && !existing
                 .shop_status_id
                 .is_some_and(|s| self.sync.claim_resolving.contains(&s));
-        match import(Some(existing), incoming, self.id, now) {
+        // Goods we shipped: the shop's physical stock fell by them just now.
+        let resolved_by_shop = newly_resolved && existing.status.has_shipped();
+        // Goods we still have to ship: the shop no longer holds a claim for them, so the push
+        // figure subtracts them itself (`own_resolved`); someone must decide about the order.
+        let completed_in_shop = newly_resolved && existing.status.reserves_stock();
+        // Cancelled here, and the shop moved it back to an open status: not fulfilled on our
+        // own. Our own cancel push not yet acknowledged leaves the shop status as it was, so
+        // only a change of the shop status counts, and only while no push of ours is queued.
+        let reopened = existing.status == OrderStatus::Cancelled
+            && !shop_cancelled
+            && !claim_resolved
+            && incoming.shop_status_id.is_some()
+            && incoming.shop_status_id != existing.shop_status_id
+            && !self.outbox.values().any(|e| e.order_code == code);
+        let outcome = import(Some(existing), incoming, self.id, now).map(|outcome| match outcome {
+            ImportOutcome::Refreshed(mut order) | ImportOutcome::New(mut order) => {
+                self.review_shop_status(&mut order, completed_in_shop, reopened, now, changeset);
+                ImportOutcome::Refreshed(order)
+            }
+            ImportOutcome::Conflict(mut order) => {
+                self.review_shop_status(&mut order, completed_in_shop, reopened, now, changeset);
+                ImportOutcome::Conflict(order)
+            }
+            ImportOutcome::Unchanged => ImportOutcome::Unchanged,
+        });
+        if completed_in_shop {
+            // Our last push counted the order as claimed; push the figure without it.
+            self.forget_pushed_of(&code, changeset);
+        }
+        match outcome {
             Ok(ImportOutcome::Unchanged) => {}
             Ok(ImportOutcome::Refreshed(order) | ImportOutcome::New(order)) => {
                 if resolved_by_shop {
@@ -621,6 +671,60 @@ impl IntegrationActor {
                 run.conflicts += 1;
             }
             Err(err) => self.record_order_error(&code, &err.to_string(), changeset, run),
+        }
+    }
+
+    /// Flags an order whose shop status moved in a way we do not follow on our own: finished in
+    /// the shop before it shipped here, or re-opened after a cancel. A warning goes to the
+    /// error log.
+    fn review_shop_status(
+        &self,
+        order: &mut crate::domain::Order,
+        completed_in_shop: bool,
+        reopened: bool,
+        now: DateTime<Utc>,
+        changeset: &mut Changeset,
+    ) {
+        let flagged = if completed_in_shop && order.flag_completed_in_shop(now) {
+            Some((
+                COMPLETED_IN_SHOP_REASON,
+                "the shop no longer reserves its goods; ship it or cancel it here",
+            ))
+        } else if reopened && order.flag_reopened_in_shop(now) {
+            Some((
+                REOPENED_IN_SHOP_REASON,
+                "it stays cancelled here; re-create the fulfilment by hand or cancel it in the shop again",
+            ))
+        } else {
+            None
+        };
+        if let Some((reason, hint)) = flagged
+            && let Some(entry) = self.error_entry(
+                &format!("order {reason}"),
+                Some(&format!("order {}: {hint}", order.code)),
+                Some(SyncType::Orders),
+                ErrorSeverity::Medium,
+            )
+        {
+            changeset.put_error(&entry);
+        }
+    }
+
+    /// Forgets the acknowledged stock figures of an order's codes, so the next push sends them
+    /// again (and the read-back does not mistake the shop's move for a discrepancy).
+    fn forget_pushed_of(&mut self, code: &str, changeset: &mut Changeset) {
+        let Some(order) = self.orders.get(code) else {
+            return;
+        };
+        let mut forgot = false;
+        for (code, _) in order.items.iter().filter_map(|i| i.physical_quantity()) {
+            forgot |= self.sync.pushed.remove(code).is_some();
+        }
+        if forgot {
+            changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
+        }
+        if self.integration.auto_inventory_sync {
+            self.kinds.entry(SyncKind::Inventory).or_default().pending = true;
         }
     }
 
@@ -755,16 +859,38 @@ impl IntegrationActor {
                 continue;
             };
             for (code, quantity) in order.items.iter().filter_map(|i| i.physical_quantity()) {
-                *comp.entry(code.to_owned()).or_default() += quantity;
+                let sum = comp.entry(code.to_owned()).or_default();
+                *sum = sum.saturating_add(quantity);
             }
         }
         comp
     }
 
+    /// Quantities per code of this store's orders we still have to ship whose current shop
+    /// status resolves the claim (finished in the shop first): the shop no longer subtracts
+    /// them, so the push figure must.
+    pub(super) fn own_resolved(&self) -> BTreeMap<String, Decimal> {
+        let mut resolved: BTreeMap<String, Decimal> = BTreeMap::new();
+        for order in self.orders.values().filter(|o| o.status.reserves_stock()) {
+            if !order
+                .shop_status_id
+                .is_some_and(|s| self.sync.claim_resolving.contains(&s))
+            {
+                continue;
+            }
+            for (code, quantity) in order.items.iter().filter_map(|i| i.physical_quantity()) {
+                let sum = resolved.entry(code.to_owned()).or_default();
+                *sum = sum.saturating_add(quantity);
+            }
+        }
+        resolved
+    }
+
     /// Codes whose shop figure may have moved by a claim resolution we have not seen
-    /// acknowledged (a claim-resolving push attempted but not confirmed).
+    /// acknowledged (a claim-resolving push attempted but not confirmed), or that the shop
+    /// resolved for an order we have not shipped.
     pub(super) fn uncertain_codes(&self) -> HashSet<String> {
-        let mut codes = HashSet::new();
+        let mut codes: HashSet<String> = self.own_resolved().into_keys().collect();
         for entry in self.outbox.values() {
             if entry.state != OutboxState::Pending || self.fresh_claims.contains(&entry.seq) {
                 continue;
@@ -779,6 +905,13 @@ impl IntegrationActor {
             }
         }
         codes
+    }
+
+    /// The order's last known shop status already resolves its stock claim.
+    pub(super) fn shop_resolved_claim_of(&self, order: &crate::domain::Order) -> bool {
+        order
+            .shop_status_id
+            .is_some_and(|s| self.sync.claim_resolving.contains(&s))
     }
 
     pub(super) fn resolves_claim(&self, action: &OutboxAction) -> bool {
@@ -804,7 +937,10 @@ impl IntegrationActor {
             Err(err) => return self.fail_now(ctx, SyncKind::Inventory, started_at, err),
         };
         let codes = self.push_codes();
-        let comp = self.compensation();
+        let adjust = PushAdjustment {
+            added: self.compensation(),
+            removed: self.own_resolved(),
+        };
         let pushed = self.sync.pushed.clone();
         let ledger = self.ledger.clone();
         let id = self.id;
@@ -818,8 +954,7 @@ impl IntegrationActor {
             let rows: Vec<StockUpdateRow> = figures
                 .into_iter()
                 .filter_map(|(code, base)| {
-                    let figure =
-                        (base + comp.get(&code).copied().unwrap_or_default()).max(Decimal::ZERO);
+                    let figure = adjust.figure(&code, base)?;
                     (pushed.get(&code) != Some(&figure))
                         .then(|| StockUpdateRow::real_stock(code, figure))
                 })

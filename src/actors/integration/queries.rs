@@ -240,7 +240,10 @@ impl Handler<GetInventory> for IntegrationActor {
                     let figures = result.map_err(|err| {
                         ActorError::Unavailable(format!("warehouse ledger: {err}"))
                     })??;
-                    let comp = act.compensation();
+                    let adjust = super::flows::PushAdjustment {
+                        added: act.compensation(),
+                        removed: act.own_resolved(),
+                    };
                     let now = Utc::now();
                     let products: Vec<Product> = act.products.values().cloned().collect();
                     let errors = act.store.errors(act.id, true)?;
@@ -248,8 +251,9 @@ impl Handler<GetInventory> for IntegrationActor {
                     let mut in_sync = 0u64;
                     let mut differing = Vec::new();
                     for (code, base) in figures {
-                        let current = (base + comp.get(&code).copied().unwrap_or_default())
-                            .max(Decimal::ZERO);
+                        let Some(current) = adjust.figure(&code, base) else {
+                            continue;
+                        };
                         let pushed = act.sync.pushed.get(&code).copied();
                         if pushed == Some(current) {
                             in_sync += 1;
