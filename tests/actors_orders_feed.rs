@@ -265,3 +265,72 @@ async fn an_empty_feed_does_not_move_the_cursor_to_our_clock() {
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn an_order_with_absurd_quantities_is_refused_and_logged_once() {
+    let sim = start_sim(SimConfig {
+        allow_oversell: true,
+        ..small_shop()
+    })
+    .await;
+    let variant = sim.variant_codes()[0].clone();
+    let absurd = sim
+        .create_order(&OrderSpec {
+            items: vec![ItemSpec::new(
+                variant,
+                rust_decimal::Decimal::from(2_000_000_000_i64),
+            )],
+            ..OrderSpec::default()
+        })
+        .unwrap();
+    let mut settings = fast_settings();
+    settings.interval_override = Some(Duration::from_secs(3600));
+    let env = Env::start(settings.clone());
+    env.add_shop("shop", &sim, "MAIN").await;
+    wait_for("the first orders run over", DEADLINE, || async {
+        let integration = env.daemon.get_integration("shop").await.ok()?;
+        integration.last_order_sync.map(|_| ())
+    })
+    .await;
+    // The overlap brings the same change back: it is not refused (and logged) again.
+    for _ in 0..2 {
+        env.daemon
+            .sync("shop", SyncKind::Orders, true)
+            .await
+            .unwrap();
+    }
+    let refusals = |errors: Vec<shoptet_sync::domain::ErrorLog>| -> Vec<_> {
+        errors
+            .into_iter()
+            .filter(|e| e.message.contains(&absurd))
+            .collect()
+    };
+    let logged = refusals(env.daemon.errors("shop", true).await.unwrap());
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(
+        logged[0]
+            .details
+            .as_deref()
+            .is_some_and(|d| d.contains("beyond the accepted range")),
+        "{logged:?}"
+    );
+    assert!(env.daemon.get_order("shop", &absurd).await.is_err());
+
+    // Nothing of it was stored: the daemon comes back up and keeps importing.
+    env.daemon.shutdown().await.unwrap();
+    let daemon = shoptet_sync::actors::Daemon::start(env.store.clone(), settings);
+    wait_for("the store back", DEADLINE, || async {
+        daemon.get_integration("shop").await.ok()
+    })
+    .await;
+    wait_for("an orders run after the restart", DEADLINE, || async {
+        daemon.sync("shop", SyncKind::Orders, true).await.ok()
+    })
+    .await;
+    assert_eq!(
+        refusals(daemon.errors("shop", true).await.unwrap()).len(),
+        1
+    );
+    daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

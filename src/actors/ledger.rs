@@ -194,7 +194,8 @@ impl Handler<PushFigures> for WarehouseLedger {
         for (id, entry) in &self.stores {
             if *id != msg.id && entry.warehouse == warehouse {
                 for (code, quantity) in &entry.reservations {
-                    *others.entry(code.as_str()).or_default() += *quantity;
+                    let sum = others.entry(code.as_str()).or_default();
+                    *sum = sum.saturating_add(*quantity);
                 }
             }
         }
@@ -210,7 +211,7 @@ impl Handler<PushFigures> for WarehouseLedger {
             .filter_map(|code| {
                 let on_hand = levels.get(&code)?.on_hand;
                 let reserved = others.get(&code).copied().unwrap_or_default();
-                Some((code, on_hand - reserved))
+                Some((code, on_hand.saturating_sub(reserved)))
             })
             .collect())
     }
@@ -233,9 +234,15 @@ impl Handler<SetStock> for WarehouseLedger {
 impl Handler<AdjustStock> for WarehouseLedger {
     type Result = AtomicResponse<Self, Result<StockLevel, ActorError>>;
     fn handle(&mut self, msg: AdjustStock, _ctx: &mut Self::Context) -> Self::Result {
-        let prepared = self
-            .on_hand(&msg.warehouse, &msg.code)
-            .and_then(|on_hand| self.level_with(&msg.warehouse, &msg.code, on_hand + msg.delta));
+        let prepared = self.on_hand(&msg.warehouse, &msg.code).and_then(|on_hand| {
+            let after = on_hand.checked_add(msg.delta).ok_or_else(|| {
+                ActorError::Domain(crate::domain::DomainError::InvalidArgument {
+                    field: "stock adjustment",
+                    reason: format!("{} is beyond the accepted range", msg.delta),
+                })
+            })?;
+            self.level_with(&msg.warehouse, &msg.code, after)
+        });
         let level = match prepared {
             Ok(level) => level,
             Err(err) => return AtomicResponse::new(Box::pin(fut::err(err))),
@@ -302,7 +309,8 @@ impl Handler<CommitShipment> for WarehouseLedger {
         // Sum repeated codes first: an order may list a code twice.
         let mut issued: BTreeMap<String, Decimal> = BTreeMap::new();
         for (code, quantity) in msg.issued {
-            *issued.entry(code).or_default() += quantity;
+            let sum = issued.entry(code).or_default();
+            *sum = sum.saturating_add(quantity);
         }
         for (code, quantity) in issued {
             let on_hand = match self.on_hand(&warehouse, &code) {
@@ -310,7 +318,7 @@ impl Handler<CommitShipment> for WarehouseLedger {
                 Err(err) => return AtomicResponse::new(Box::pin(fut::err(err))),
             };
             // The goods left: a count that says otherwise was wrong, so stop at zero.
-            let after = (on_hand - quantity).max(Decimal::ZERO);
+            let after = on_hand.saturating_sub(quantity).max(Decimal::ZERO);
             if on_hand < quantity {
                 tracing::warn!(
                     warehouse = %warehouse,

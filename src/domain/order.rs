@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{DomainError, IntegrationId, required_text};
+use super::{DomainError, IntegrationId, MAX_PRICE, MAX_QUANTITY, bounded_figure, required_text};
 
 /// Shoptet stores at most this many characters of a tracking number.
 pub const MAX_TRACKING_NUMBER_CHARS: usize = 32;
@@ -233,14 +233,16 @@ impl ItemType {
 }
 
 impl OrderItem {
-    /// Quantity × unit price.
-    pub fn calculated_total(&self) -> Decimal {
-        self.quantity * self.unit_price
+    /// Quantity × unit price (`None` if it overflows).
+    pub fn calculated_total(&self) -> Option<Decimal> {
+        self.quantity.checked_mul(self.unit_price)
     }
 
     /// The row total agrees with quantity × unit price within 0.01.
     pub fn price_matches(&self) -> bool {
-        (self.total_price - self.calculated_total()).abs() < PRICE_TOLERANCE
+        self.calculated_total()
+            .and_then(|total| self.total_price.checked_sub(total))
+            .is_some_and(|diff| diff.abs() < PRICE_TOLERANCE)
     }
 
     /// The product code and quantity this row takes from the warehouse, if any.
@@ -334,9 +336,18 @@ impl IncomingOrder {
         }
     }
 
+    /// A code and currency, and figures within bounds: quantities at most [`MAX_QUANTITY`],
+    /// prices and the total at most [`MAX_PRICE`] (absolute values; correction rows may be
+    /// negative). Absurd figures are refused here so no sum built from them can overflow.
     fn validate(&self) -> Result<(), DomainError> {
         required_text("order code", &self.code)?;
         required_text("order currency", &self.total.currency)?;
+        bounded_figure("order total", self.total.amount, MAX_PRICE)?;
+        for item in &self.items {
+            bounded_figure("order item quantity", item.quantity, MAX_QUANTITY)?;
+            bounded_figure("order item unit price", item.unit_price, MAX_PRICE)?;
+            bounded_figure("order item total price", item.total_price, MAX_PRICE)?;
+        }
         Ok(())
     }
 }
@@ -922,8 +933,7 @@ impl Order {
         self.items
             .iter()
             .filter_map(OrderItem::physical_quantity)
-            .map(|(_, q)| q)
-            .sum()
+            .fold(Decimal::ZERO, |sum, (_, q)| sum.saturating_add(q))
     }
 
     /// The order's fulfilment summary.

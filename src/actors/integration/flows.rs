@@ -61,6 +61,8 @@ pub(super) struct OrdersRun {
     /// The last read returned every change from `from` on (no further page).
     complete: bool,
     reads: u32,
+    /// The retry set changed since the last commit.
+    retry_changed: bool,
     records: u64,
     errors: u64,
     imported: u64,
@@ -335,6 +337,7 @@ impl IntegrationActor {
             newest: None,
             complete: false,
             reads: 0,
+            retry_changed: false,
             records: 0,
             errors: 0,
             imported: 0,
@@ -440,7 +443,7 @@ impl IntegrationActor {
             retry_changed = true;
             self.order_unreadable(code, *change_time, error, now, &mut changeset);
         }
-        if retry_changed {
+        if retry_changed || std::mem::take(&mut run.retry_changed) {
             changeset.put_meta(self.id, meta::ORDERS_RETRY, &self.sync.order_retry);
         }
         run.newest = run.newest.max(batch.newest);
@@ -589,7 +592,7 @@ impl IntegrationActor {
                     run.imported += 1;
                 }
                 Ok(_) => {}
-                Err(err) => self.record_order_error(&code, &err.to_string(), changeset, run),
+                Err(err) => self.order_refused(&code, incoming, &err.to_string(), changeset, run),
             }
             return;
         };
@@ -670,7 +673,7 @@ impl IntegrationActor {
                 run.records += 1;
                 run.conflicts += 1;
             }
-            Err(err) => self.record_order_error(&code, &err.to_string(), changeset, run),
+            Err(err) => self.order_refused(&code, incoming, &err.to_string(), changeset, run),
         }
     }
 
@@ -755,21 +758,39 @@ impl IntegrationActor {
         }
     }
 
-    fn record_order_error(
+    /// The import rule refused the shop's order (e.g. absurd quantities): an error-log entry,
+    /// and this change of the order is not read again (the overlap would bring it back every
+    /// run) — a later change in the shop is.
+    fn order_refused(
         &mut self,
         code: &str,
+        incoming: &IncomingOrder,
         error: &str,
         changeset: &mut Changeset,
         run: &mut OrdersRun,
     ) {
         run.errors += 1;
-        if let Some(entry) = self.error_entry(
+        let Some(entry) = self.error_entry(
             &format!("order {code} could not be imported"),
             Some(error),
             Some(SyncType::Orders),
             ErrorSeverity::Medium,
-        ) {
-            changeset.put_error(&entry);
+        ) else {
+            return;
+        };
+        changeset.put_error(&entry);
+        if let Some(change_time) = incoming.changed_at {
+            self.sync.order_retry.insert(
+                code.to_owned(),
+                OrderRetry {
+                    error_id: entry.id,
+                    since: Utc::now(),
+                    change_time: Some(change_time),
+                    attempts: 1,
+                    dismissed: true,
+                },
+            );
+            run.retry_changed = true;
         }
     }
 

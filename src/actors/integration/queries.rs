@@ -106,7 +106,7 @@ impl Handler<GetPickList> for IntegrationActor {
                     quantity: Decimal::ZERO,
                     order_codes: Vec::new(),
                 });
-                line.quantity += quantity;
+                line.quantity = line.quantity.saturating_add(quantity);
                 if !line.order_codes.contains(&order.code) {
                     line.order_codes.push(order.code.clone());
                 }
