@@ -342,7 +342,7 @@ impl IntegrationActor {
     /// After any committed change: report reservations and wake the outbox.
     fn after_change(&mut self, ctx: &mut Context<Self>) {
         self.report_reservations();
-        if self.outbox.values().any(|e| e.is_due(Utc::now())) {
+        if self.outbox_next_due().is_some_and(|at| at <= Utc::now()) {
             self.schedule(ctx, SyncKind::Outbox, std::time::Duration::ZERO);
         }
     }

@@ -296,16 +296,24 @@ impl IntegrationActor {
         }
     }
 
+    /// When the outbox has something to send next: the earliest head entry (the first by `seq`
+    /// of each order) that is pending. Later entries of an order wait for its head, so they
+    /// never make the outbox due (they would wake it for nothing, again and again), and an
+    /// order whose head is a dead letter waits for an operator.
+    pub(super) fn outbox_next_due(&self) -> Option<chrono::DateTime<Utc>> {
+        let mut heads: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        self.outbox
+            .values()
+            .filter(|e| heads.insert(e.order_code.as_str()))
+            .filter(|e| e.state == crate::domain::OutboxState::Pending)
+            .map(|e| e.next_attempt_at)
+            .min()
+    }
+
     /// Schedules the outbox for its next due entry.
     pub(super) fn schedule_outbox(&mut self, ctx: &mut Context<Self>) {
         let now = Utc::now();
-        let next = self
-            .outbox
-            .values()
-            .filter(|e| e.state == crate::domain::OutboxState::Pending)
-            .map(|e| e.next_attempt_at)
-            .min();
-        if let Some(at) = next {
+        if let Some(at) = self.outbox_next_due() {
             let delay = (at - now).to_std().unwrap_or(Duration::ZERO);
             self.schedule(ctx, SyncKind::Outbox, delay);
         }
