@@ -283,9 +283,11 @@ impl IntegrationActor {
             {
                 self.schedule(ctx, kind, next);
             }
-            if kind == SyncKind::Outbox {
-                self.schedule_outbox(ctx);
-            }
+        }
+        // The outbox drains whether the integration is active or not: its pushes were
+        // promised to the shop, so a failed one is retried after deactivation too.
+        if kind == SyncKind::Outbox && !self.stopping {
+            self.schedule_outbox(ctx);
         }
         // Kinds that waited (a request while running, or blocked by this one).
         for other in SyncKind::ALL {
