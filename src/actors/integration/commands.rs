@@ -221,6 +221,10 @@ impl Handler<UpdatePrice> for IntegrationActor {
         let mut changeset = Changeset::new();
         changeset.put_product(&product);
         changeset.put_price_change(&change);
+        self.pending_prices
+            .entry(product.code.clone())
+            .or_default()
+            .push(change);
         self.sync.price_queue.insert(product.code.clone());
         changeset.put_meta(self.id, meta::PRICE_QUEUE, &self.sync.price_queue);
         self.products.insert(product.code.clone(), product.clone());

@@ -1520,16 +1520,19 @@ impl IntegrationActor {
             if self.products.get(code).is_some_and(|p| p.price == *price) {
                 done.insert(code.clone());
             }
-            match self.store.price_history(self.id, Some(code)) {
-                Ok(history) => {
-                    for mut change in history.into_iter().filter(|c| c.is_pending()) {
-                        if change.changed_at <= started_at || change.new_price == *price {
-                            change.mark_pushed(now);
-                            changeset.put_price_change(&change);
-                        }
+            // The history entries this push covers (from memory: no history scan per code).
+            if let Some(pending) = self.pending_prices.get_mut(code) {
+                pending.retain_mut(|change| {
+                    let covered = change.changed_at <= started_at || change.new_price == *price;
+                    if covered {
+                        change.mark_pushed(now);
+                        changeset.put_price_change(change);
                     }
+                    !covered
+                });
+                if pending.is_empty() {
+                    self.pending_prices.remove(code);
                 }
-                Err(err) => tracing::warn!(code = %code, error = %err, "price history unreadable"),
             }
         }
         // Codes queued without a product (deleted): drop them.

@@ -28,7 +28,8 @@ use super::messages::*;
 use super::{ActorError, SyncSettings};
 use crate::domain::stock::reserved_by_orders;
 use crate::domain::{
-    ErrorLog, ErrorSeverity, Integration, IntegrationId, Order, OutboxEntry, Product, SyncType,
+    ErrorLog, ErrorSeverity, Integration, IntegrationId, Order, OutboxEntry, PriceChange, Product,
+    SyncType,
 };
 use crate::shoptet::{ClientConfig, ShoptetClient};
 use crate::store::{Changeset, IntegrationState, Store};
@@ -143,6 +144,9 @@ pub struct IntegrationActor {
     orders: BTreeMap<String, Order>,
     products: BTreeMap<String, Product>,
     outbox: BTreeMap<u64, OutboxEntry>,
+    /// Price changes not yet pushed, per code (loaded once at start, so the price push never
+    /// scans the history).
+    pending_prices: BTreeMap<String, Vec<PriceChange>>,
     next_seq: u64,
     sync: SyncState,
     kinds: HashMap<SyncKind, KindState>,
@@ -182,6 +186,23 @@ impl IntegrationActor {
             .max()
             .unwrap_or(0)
             .max(stored_seq);
+        let mut pending_prices: BTreeMap<String, Vec<PriceChange>> = BTreeMap::new();
+        match store.price_history(state.integration.id, None) {
+            Ok(history) => {
+                for change in history.into_iter().filter(|c| c.is_pending()) {
+                    pending_prices
+                        .entry(change.product_code.clone())
+                        .or_default()
+                        .push(change);
+                }
+            }
+            // Bookkeeping only: the push itself follows the price queue.
+            Err(err) => tracing::warn!(
+                store = %state.integration.name,
+                error = %err,
+                "price history unreadable; its pending entries stay unmarked"
+            ),
+        }
         let mut actor = Self {
             id: state.integration.id,
             incarnation,
@@ -204,6 +225,7 @@ impl IntegrationActor {
                 .map(|p| (p.code.clone(), p))
                 .collect(),
             outbox: state.outbox.into_iter().map(|e| (e.seq, e)).collect(),
+            pending_prices,
             next_seq,
             sync,
             kinds: HashMap::new(),
