@@ -479,6 +479,8 @@ impl Handler<UpdateIntegration> for IntegrationActor {
         if self.integration.is_active() {
             self.cancel_timers(ctx);
             self.schedule_all(ctx, Duration::ZERO);
+            // The outbox timer went with the others: a backing-off push still needs it.
+            self.schedule_outbox(ctx);
         }
         let mut changeset = Changeset::new();
         changeset.put_integration(&integration);
@@ -618,6 +620,7 @@ impl Handler<Activate> for IntegrationActor {
             }
             act.cancel_timers(ctx);
             act.schedule_all(ctx, Duration::ZERO);
+            act.schedule_outbox(ctx);
             let integration = act.integration.clone();
             futures::future::Either::Right(act.commit_waited(ctx, changeset).map(
                 move |result, act: &mut Self, ctx| {
