@@ -354,3 +354,85 @@ impl Handler<FlushLedger> for WarehouseLedger {
         Box::pin(async move { store.flush().await.map_err(ActorError::from) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::actors::SyncSettings;
+    use crate::actors::integration::IntegrationActor;
+    use crate::domain::Integration;
+    use crate::domain::order::tests::sample_order;
+
+    const CODE: &str = "TRI-042/M";
+
+    #[actix_rt::test]
+    async fn a_store_stopped_at_shutdown_keeps_its_reservations_for_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db")).unwrap();
+        let now = Utc::now();
+        let mut changeset = Changeset::new();
+        let mut ids = Vec::new();
+        for name in ["a", "b"] {
+            let mut integration =
+                Integration::new(name, &format!("https://{name}.example.cz"), now).unwrap();
+            integration.set_default_warehouse_code("MAIN", now).unwrap();
+            changeset.put_integration(&integration);
+            ids.push(integration.id);
+        }
+        // Store a holds an open order of 2 × CODE.
+        changeset.put_order(&sample_order(ids[0], "1001"));
+        store.commit(changeset).await.unwrap();
+        let ledger = WarehouseLedger::new(store.clone()).start();
+        ledger
+            .send(SetStock {
+                warehouse: "MAIN".into(),
+                code: CODE.into(),
+                on_hand: Decimal::from(10),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let settings = Arc::new(SyncSettings::default());
+        let mut actors = Vec::new();
+        for id in &ids {
+            let state = store.load_state(*id).unwrap().unwrap();
+            let actor =
+                IntegrationActor::new(state, 1, store.clone(), ledger.clone(), settings.clone())
+                    .unwrap();
+            actors.push(actor.start());
+        }
+        let figure_of_b = || async {
+            let figures = ledger
+                .send(PushFigures {
+                    id: ids[1],
+                    codes: vec![CODE.into()],
+                })
+                .await
+                .unwrap()
+                .ok()?;
+            figures.get(CODE).copied()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while figure_of_b().await != Some(Decimal::from(8)) {
+            assert!(Instant::now() < deadline, "both stores registered");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        // Daemon shutdown stops a first; b, still running, must go on subtracting a's order.
+        actors[0].send(StopIntegration).await.unwrap();
+        while actors[0].connected() {
+            assert!(Instant::now() < deadline, "store a stopped");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            figure_of_b().await,
+            Some(Decimal::from(8)),
+            "store b would offer the goods store a still owes"
+        );
+    }
+}

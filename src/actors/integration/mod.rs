@@ -526,8 +526,10 @@ impl Handler<GetStoreStatus> for IntegrationActor {
 }
 
 impl Handler<StopIntegration> for IntegrationActor {
-    type Result = ();
-    fn handle(&mut self, _msg: StopIntegration, ctx: &mut Self::Context) {
+    /// Answers once the final commit is on disk and the actor is stopping, so the caller's
+    /// next step (deleting the data, flushing at shutdown) comes after every write of it.
+    type Result = AtomicResponse<Self, ()>;
+    fn handle(&mut self, _msg: StopIntegration, ctx: &mut Self::Context) -> Self::Result {
         self.stopping = true;
         // Cancel timers and in-flight runs: every write of a run is one atomic commit, so a
         // cancelled run leaves either a whole page/push or nothing. Record the cancellation.
@@ -560,7 +562,24 @@ impl Handler<StopIntegration> for IntegrationActor {
                 changeset.put_sync_log(&log);
             }
         }
-        self.ledger.do_send(UnregisterStore { id: self.id });
-        self.commit_then(ctx, changeset, |_act, ctx| ctx.stop());
+        // The store stays registered with the ledger: on daemon shutdown the other stores must
+        // keep subtracting its reservations until they stop too (a delete unregisters it).
+        let store = self.store.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                if changeset.is_empty() {
+                    Ok(())
+                } else {
+                    store.commit(changeset).await
+                }
+            }
+            .into_actor(self)
+            .map(|result, act, ctx| {
+                if let Err(err) = result {
+                    act.fatal = Some(format!("store commit failed: {}", super::error_chain(&err)));
+                }
+                ctx.stop();
+            }),
+        ))
     }
 }
