@@ -169,6 +169,10 @@ impl Credentials {
 pub enum SyncOutcome {
     /// The run went through (possibly with per-record errors).
     Finished,
+    /// The run went through without talking to the shop (nothing to send): logged as
+    /// completed, but it moves no sync time — it proves nothing about the shop, and a store
+    /// whose shop is unreachable must keep ageing in health.
+    FinishedOffline,
     /// The run as a whole failed (e.g. the shop was unreachable).
     Failed,
     /// The run was stopped before it finished (e.g. shutdown).
@@ -428,8 +432,10 @@ impl Integration {
         let status = match run.outcome {
             SyncOutcome::Failed => SyncStatus::Failed,
             SyncOutcome::Cancelled => SyncStatus::Cancelled,
-            SyncOutcome::Finished if run.error_count > 0 => SyncStatus::CompletedWithErrors,
-            SyncOutcome::Finished => SyncStatus::Completed,
+            SyncOutcome::Finished | SyncOutcome::FinishedOffline if run.error_count > 0 => {
+                SyncStatus::CompletedWithErrors
+            }
+            SyncOutcome::Finished | SyncOutcome::FinishedOffline => SyncStatus::Completed,
         };
         if run.outcome == SyncOutcome::Finished && run.sync_type != SyncType::System {
             let advance = |slot: &mut Option<DateTime<Utc>>| {
@@ -668,6 +674,18 @@ mod tests {
         assert_eq!(log.status, SyncStatus::Cancelled);
         assert_eq!(i.last_sync, None);
         // A System entry is an event, not a sync.
+        i.record_sync(run(
+            SyncType::Inventory,
+            t0(),
+            0,
+            SyncOutcome::FinishedOffline,
+        ))
+        .unwrap();
+        assert_eq!(
+            (i.last_sync, i.last_inventory_sync),
+            (None, None),
+            "a run that did not talk to the shop moves no sync time"
+        );
         i.record_sync(run(SyncType::System, t0(), 0, SyncOutcome::Finished))
             .unwrap();
         assert_eq!(i.last_sync, None);

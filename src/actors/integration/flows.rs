@@ -411,6 +411,7 @@ impl IntegrationActor {
                     failed: Some(FailedRun::from_shop(&err)),
                     notes: None,
                     quiet: false,
+                    offline: false,
                 };
                 self.finish(ctx, SyncKind::Orders, end, Changeset::new());
                 return;
@@ -519,6 +520,7 @@ impl IntegrationActor {
             failed: None,
             notes: Some(notes),
             quiet: false,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Orders, end, changeset);
     }
@@ -1037,6 +1039,7 @@ impl IntegrationActor {
             let end = RunEnd {
                 started_at,
                 notes: Some("stock already up to date".into()),
+                offline: true,
                 ..RunEnd::default()
             };
             self.finish(ctx, SyncKind::Inventory, end, Changeset::new());
@@ -1125,6 +1128,7 @@ impl IntegrationActor {
                 report.requests
             )),
             quiet: false,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Inventory, end, changeset);
     }
@@ -1221,6 +1225,7 @@ impl IntegrationActor {
                 supplies.len()
             )),
             quiet: false,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Discrepancies, end, changeset);
     }
@@ -1405,6 +1410,7 @@ impl IntegrationActor {
             failed: None,
             notes: Some(notes),
             quiet: false,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Products, end, changeset);
         // New products may need stock.
@@ -1552,6 +1558,7 @@ impl IntegrationActor {
             failed: None,
             notes: Some(format!("{pushed} prices pushed to price list {pricelist}")),
             quiet: false,
+            offline: false,
         };
         if !self.sync.price_queue.is_empty() {
             self.kinds.entry(SyncKind::Prices).or_default().pending = true;

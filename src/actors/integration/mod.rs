@@ -107,6 +107,8 @@ pub(crate) struct RunEnd {
     pub notes: Option<String>,
     /// Nothing was done and nobody forced the run: no sync log entry (the log shows work).
     pub quiet: bool,
+    /// The run did not talk to the shop (nothing to send): it moves no sync time.
+    pub offline: bool,
 }
 
 /// Why a run failed as a whole.

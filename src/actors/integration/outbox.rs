@@ -220,6 +220,7 @@ impl IntegrationActor {
             }),
             notes: Some(format!("{sent} status pushes sent, {failures} failed")),
             quiet: false,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Outbox, end, changeset);
     }

@@ -141,6 +141,7 @@ impl IntegrationActor {
                     started_at,
                     notes: Some("nothing to do".into()),
                     quiet,
+                    offline: true,
                     ..RunEnd::default()
                 };
                 self.finish(ctx, kind, end, Changeset::new());
@@ -178,6 +179,8 @@ impl IntegrationActor {
 
         let outcome = if failed.is_some() {
             SyncOutcome::Failed
+        } else if end.offline {
+            SyncOutcome::FinishedOffline
         } else {
             SyncOutcome::Finished
         };
