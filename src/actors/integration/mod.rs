@@ -95,6 +95,9 @@ struct KindState {
     pending: bool,
     /// The next (or current) run was asked for with `force`.
     forced: bool,
+    /// When the last run that did not fail ended (also one that did not talk to the shop):
+    /// a request without `force` is not due again within the interval.
+    last_run: Option<DateTime<Utc>>,
 }
 
 /// What a finished run reports back to the actor.

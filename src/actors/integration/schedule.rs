@@ -173,6 +173,7 @@ impl IntegrationActor {
         state.failures = if failed.is_some() {
             state.failures.saturating_add(1)
         } else {
+            state.last_run = Some(now);
             0
         };
         let failures = state.failures;
@@ -337,7 +338,9 @@ impl IntegrationActor {
             SyncType::Orders => self.integration.last_order_sync,
             SyncType::Inventory => self.integration.last_inventory_sync,
             _ => None,
-        };
+        }
+        .max(self.kinds.get(&kind).and_then(|s| s.last_run))
+        .filter(|_| matches!(kind.sync_type(), SyncType::Orders | SyncType::Inventory));
         let interval =
             chrono::TimeDelta::from_std(self.interval()).unwrap_or(chrono::TimeDelta::MAX);
         match last {
