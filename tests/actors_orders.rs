@@ -290,3 +290,48 @@ async fn an_order_the_shop_reopens_after_a_cancel_is_flagged_for_review() {
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn the_status_mapping_of_an_active_store_changes_only_through_activation() {
+    let sim = start_sim(small_shop()).await;
+    let env = Env::start(fast_settings());
+    let integration = env.add_shop("shop", &sim, "MAIN").await;
+    let unknown = shoptet_sync::domain::StatusMapping {
+        shipped: 987_654,
+        ..integration.status_mapping
+    };
+    let update = || shoptet_sync::actors::messages::IntegrationUpdate {
+        status_mapping: Some(unknown),
+        ..Default::default()
+    };
+    let err = env
+        .daemon
+        .update_integration("shop", update())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("deactivate"), "{err}");
+    let kept = env.daemon.get_integration("shop").await.unwrap();
+    assert_eq!(kept.status_mapping, integration.status_mapping);
+    // The same mapping again is no change and passes.
+    env.daemon
+        .update_integration(
+            "shop",
+            shoptet_sync::actors::messages::IntegrationUpdate {
+                status_mapping: Some(integration.status_mapping),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    // Deactivated, it changes; activation then refuses the id the shop does not know.
+    env.daemon.deactivate("shop", "new mapping").await.unwrap();
+    env.daemon
+        .update_integration("shop", update())
+        .await
+        .unwrap();
+    let err = env.daemon.activate("shop").await.unwrap_err();
+    assert!(err.to_string().contains("987654"), "{err}");
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

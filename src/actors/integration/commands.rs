@@ -447,6 +447,18 @@ impl Handler<UpdateIntegration> for IntegrationActor {
         UpdateIntegration(update): UpdateIntegration,
         ctx: &mut Self::Context,
     ) -> Self::Result {
+        // Activation checks the mapping's ids against the shop's statuses (and learns which
+        // resolve the claim); an active integration must go through it again.
+        if self.integration.is_active()
+            && update
+                .status_mapping
+                .is_some_and(|m| m != self.integration.status_mapping)
+        {
+            return fail(ActorError::Conflict(format!(
+                "the status mapping of '{}' cannot change while it is active: deactivate it, change the mapping, then activate it again (activation checks the statuses against the shop)",
+                self.integration.name
+            )));
+        }
         let now = Utc::now();
         let mut integration = self.integration.clone();
         let result = apply_update(&mut integration, &update, now);
