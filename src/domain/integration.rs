@@ -481,13 +481,15 @@ impl Integration {
     }
 
     /// Health from the unresolved errors of the last 24 h among `errors` (entries of
-    /// other integrations are ignored) and the age of the last sync.
+    /// other integrations are ignored) and the age of the last sync. An entry that counts
+    /// repeated failures (one per outage) weighs as many failures.
     pub fn health(&self, now: DateTime<Utc>, errors: &[ErrorLog]) -> HealthStatus {
         let recent_unresolved = errors
             .iter()
             .filter(|e| e.integration_id == self.id)
             .filter(|e| !e.is_resolved() && now - e.occurred_at <= HEALTH_ERROR_WINDOW)
-            .count();
+            .map(|e| usize::try_from(e.repeats()).unwrap_or(usize::MAX))
+            .fold(0usize, usize::saturating_add);
         self.health_with_error_count(now, recent_unresolved)
     }
 

@@ -269,11 +269,15 @@ impl Handler<ToggleProductSync> for IntegrationActor {
 impl Handler<ResolveError> for IntegrationActor {
     type Result = Reply<crate::domain::ErrorLog>;
     fn handle(&mut self, msg: ResolveError, _ctx: &mut Self::Context) -> Self::Result {
-        let errors = match self.store.errors(self.id, false) {
-            Ok(errors) => errors,
-            Err(err) => return fail(err.into()),
+        // An open one from memory; only an unknown or resolved id needs the whole log.
+        let found = match self.open_errors.get(&msg.id) {
+            Some(error) => Some(error.clone()),
+            None => match self.store.errors(self.id, false) {
+                Ok(errors) => errors.into_iter().find(|e| e.id == msg.id),
+                Err(err) => return fail(err.into()),
+            },
         };
-        let Some(mut error) = errors.into_iter().find(|e| e.id == msg.id) else {
+        let Some(mut error) = found else {
             return fail(ActorError::NotFound(format!(
                 "error {} not found in integration '{}'",
                 msg.id, self.integration.name

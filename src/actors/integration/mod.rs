@@ -152,6 +152,12 @@ pub struct IntegrationActor {
     /// Price changes not yet pushed, per code (loaded once at start, so the price push never
     /// scans the history).
     pending_prices: BTreeMap<String, Vec<PriceChange>>,
+    /// Unresolved error-log entries (loaded once at start, kept in step with every commit), so
+    /// status and health never decode the whole error log.
+    open_errors: BTreeMap<uuid::Uuid, ErrorLog>,
+    /// The open "unable to connect" entry of the outage each kind is in: repeated failures
+    /// count there instead of adding an entry per try. Cleared by the kind's next success.
+    outage_errors: HashMap<SyncKind, uuid::Uuid>,
     next_seq: u64,
     sync: SyncState,
     kinds: HashMap<SyncKind, KindState>,
@@ -208,6 +214,11 @@ impl IntegrationActor {
                 "price history unreadable; its pending entries stay unmarked"
             ),
         }
+        let open_errors = store
+            .errors(state.integration.id, true)?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
         let mut actor = Self {
             id: state.integration.id,
             incarnation,
@@ -231,6 +242,8 @@ impl IntegrationActor {
                 .collect(),
             outbox: state.outbox.into_iter().map(|e| (e.seq, e)).collect(),
             pending_prices,
+            open_errors,
+            outage_errors: HashMap::new(),
             next_seq,
             sync,
             kinds: HashMap::new(),
@@ -313,6 +326,7 @@ impl IntegrationActor {
             then(self, ctx);
             return;
         }
+        self.note_errors(&changeset);
         let store = self.store.clone();
         ctx.wait(
             async move { store.commit(changeset).await }
@@ -348,6 +362,7 @@ impl IntegrationActor {
         changeset: Changeset,
         value: T,
     ) -> AtomicResponse<Self, Result<T, ActorError>> {
+        self.note_errors(&changeset);
         let store = self.store.clone();
         AtomicResponse::new(Box::pin(
             async move { store.commit(changeset).await }
@@ -364,6 +379,25 @@ impl IntegrationActor {
                     }
                 }),
         ))
+    }
+
+    /// Keeps the in-memory open errors in step with the error-log entries `changeset` writes
+    /// (before the commit: a failed commit stops the actor and discards memory).
+    fn note_errors(&mut self, changeset: &Changeset) {
+        for error in changeset.errors() {
+            if error.is_resolved() {
+                self.open_errors.remove(&error.id);
+            } else {
+                self.open_errors.insert(error.id, error.clone());
+            }
+        }
+    }
+
+    /// Unresolved errors, oldest first.
+    pub(super) fn unresolved_errors(&self) -> Vec<ErrorLog> {
+        let mut errors: Vec<ErrorLog> = self.open_errors.values().cloned().collect();
+        errors.sort_by_key(|e| e.occurred_at);
+        errors
     }
 
     /// After any committed change: report reservations and wake the outbox.
@@ -421,17 +455,11 @@ impl IntegrationActor {
     fn store_status(&self) -> StoreStatus {
         let now = Utc::now();
         let recent = self
-            .store
-            .errors(self.id, true)
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter(|e| {
-                        now - e.occurred_at <= crate::domain::integration::HEALTH_ERROR_WINDOW
-                    })
-                    .count()
-            })
-            .unwrap_or_default();
+            .open_errors
+            .values()
+            .filter(|e| now - e.occurred_at <= crate::domain::integration::HEALTH_ERROR_WINDOW)
+            .map(|e| usize::try_from(e.repeats()).unwrap_or(usize::MAX))
+            .fold(0usize, usize::saturating_add);
         let (pending, dead) = self.outbox_counts();
         let mut running: Vec<SyncKind> = self
             .kinds

@@ -187,7 +187,7 @@ impl Handler<GetHealth> for IntegrationActor {
         let orders: Vec<Order> = self.orders.values().cloned().collect();
         let products: Vec<Product> = self.products.values().cloned().collect();
         let logs = self.store.sync_logs(self.id, now - RECENT_SYNC_WINDOW)?;
-        let errors = self.store.errors(self.id, true)?;
+        let errors = self.unresolved_errors();
         let outbox: Vec<OutboxEntry> = self.outbox.values().cloned().collect();
         let report = HealthReport::build(
             &self.integration,
@@ -246,7 +246,7 @@ impl Handler<GetInventory> for IntegrationActor {
                     };
                     let now = Utc::now();
                     let products: Vec<Product> = act.products.values().cloned().collect();
-                    let errors = act.store.errors(act.id, true)?;
+                    let errors = act.unresolved_errors();
                     let report = InventoryReport::build(&act.integration, &products, &errors, now);
                     let mut in_sync = 0u64;
                     let mut differing = Vec::new();

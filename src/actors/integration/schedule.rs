@@ -215,6 +215,10 @@ impl IntegrationActor {
                 }
             }
         }
+        if failed.as_ref().is_none_or(|f| !f.outage) {
+            // The outage (if any) is over for this kind: the next one gets its own entry.
+            self.outage_errors.remove(&kind);
+        }
         if let Some(f) = &failed {
             let span =
                 tracing::error_span!("sync", store = %self.integration.name, sync_type = %kind);
@@ -224,7 +228,17 @@ impl IntegrationActor {
             } else {
                 tracing::error!(error = %f.message, failures, "sync failed");
             }
-            if kind != SyncKind::Outbox
+            // One open entry per outage and kind, counting the tries, not one per try.
+            let repeated = f
+                .outage
+                .then(|| self.outage_errors.get(&kind))
+                .flatten()
+                .and_then(|id| self.open_errors.get(id))
+                .cloned();
+            if let Some(mut entry) = repeated {
+                entry.repeated(&f.message, now);
+                changeset.put_error(&entry);
+            } else if kind != SyncKind::Outbox
                 && let Some(entry) = self.error_entry(
                     &f.message,
                     None,
@@ -232,6 +246,9 @@ impl IntegrationActor {
                     crate::domain::ErrorSeverity::High,
                 )
             {
+                if f.outage {
+                    self.outage_errors.insert(kind, entry.id);
+                }
                 changeset.put_error(&entry);
             }
             if f.needs_operator {
