@@ -250,3 +250,50 @@ async fn without_status_updates_a_claim_resolved_in_the_shop_is_re_pushed() {
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_push_with_nothing_to_send_moves_no_sync_time() {
+    let sim = start_sim(small_shop()).await;
+    let mut settings = fast_settings();
+    settings.interval_override = Some(Duration::from_secs(3600));
+    let env = Env::start(settings);
+    env.add_shop("shop", &sim, "MAIN").await;
+    let codes = stock_all(&env.daemon, "shop", &sim, 7).await;
+    wait_real_stock(&sim, &codes[0], 7, DEADLINE).await;
+    // The start's runs are over (nothing else moves the times during the test).
+    wait_for("the first orders run over", DEADLINE, || async {
+        let integration = env.daemon.get_integration("shop").await.ok()?;
+        integration.last_order_sync.map(|_| ())
+    })
+    .await;
+    let pushed = wait_for("the push recorded", DEADLINE, || async {
+        let report = env
+            .daemon
+            .sync("shop", shoptet_sync::actors::SyncKind::Inventory, true)
+            .await
+            .ok()?;
+        report
+            .message
+            .contains("already up to date")
+            .then_some(())?;
+        env.daemon.get_integration("shop").await.ok()
+    })
+    .await;
+    // Nothing differs: the run does not contact the shop, so it proves nothing about it.
+    let before = sim.counters().requests("PATCH /api/stocks/{id}/movements");
+    let report = env
+        .daemon
+        .sync("shop", shoptet_sync::actors::SyncKind::Inventory, true)
+        .await
+        .unwrap();
+    assert!(report.message.contains("already up to date"), "{report:?}");
+    assert_eq!(
+        sim.counters().requests("PATCH /api/stocks/{id}/movements"),
+        before
+    );
+    let after = env.daemon.get_integration("shop").await.unwrap();
+    assert_eq!(after.last_inventory_sync, pushed.last_inventory_sync);
+    assert_eq!(after.last_sync, pushed.last_sync);
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

@@ -246,3 +246,92 @@ async fn an_order_changed_in_the_shop_after_import_is_flagged_and_not_processed_
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn an_order_the_shop_reopens_after_a_cancel_is_flagged_for_review() {
+    let sim = start_sim(small_shop()).await;
+    let env = Env::start(fast_settings());
+    env.add_shop("shop", &sim, "MAIN").await;
+    let codes = stock_all(&env.daemon, "shop", &sim, 20).await;
+    let order = sim
+        .create_order(&OrderSpec {
+            items: vec![ItemSpec::new(codes[0].clone(), 1)],
+            ..OrderSpec::default()
+        })
+        .unwrap();
+    wait_for("the order imported", DEADLINE, || async {
+        env.daemon.get_order("shop", &order).await.ok()
+    })
+    .await;
+    sim.cancel_order(&order).unwrap();
+    wait_for("the shop's cancel seen", DEADLINE, || async {
+        let o = env.daemon.get_order("shop", &order).await.ok()?;
+        (o.status == OrderStatus::Cancelled).then_some(())
+    })
+    .await;
+
+    // The shop admin re-opens it: it must not stay silently cancelled here.
+    sim.set_order_status(&order, STATUS_PROCESSING).unwrap();
+    let ours = wait_for("the re-open seen", DEADLINE, || async {
+        let o = env.daemon.get_order("shop", &order).await.ok()?;
+        (o.shop_status_id == Some(STATUS_PROCESSING)).then_some(o)
+    })
+    .await;
+    assert_eq!(
+        ours.review_reason.as_deref(),
+        Some("re-opened in the shop after it was cancelled"),
+        "{ours:?}"
+    );
+    let errors = env.daemon.errors("shop", false).await.unwrap();
+    assert!(
+        errors.iter().any(|e| e.message.contains("re-opened")),
+        "{errors:?}"
+    );
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn the_status_mapping_of_an_active_store_changes_only_through_activation() {
+    let sim = start_sim(small_shop()).await;
+    let env = Env::start(fast_settings());
+    let integration = env.add_shop("shop", &sim, "MAIN").await;
+    let unknown = shoptet_sync::domain::StatusMapping {
+        shipped: 987_654,
+        ..integration.status_mapping
+    };
+    let update = || shoptet_sync::actors::messages::IntegrationUpdate {
+        status_mapping: Some(unknown),
+        ..Default::default()
+    };
+    let err = env
+        .daemon
+        .update_integration("shop", update())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("deactivate"), "{err}");
+    let kept = env.daemon.get_integration("shop").await.unwrap();
+    assert_eq!(kept.status_mapping, integration.status_mapping);
+    // The same mapping again is no change and passes.
+    env.daemon
+        .update_integration(
+            "shop",
+            shoptet_sync::actors::messages::IntegrationUpdate {
+                status_mapping: Some(integration.status_mapping),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    // Deactivated, it changes; activation then refuses the id the shop does not know.
+    env.daemon.deactivate("shop", "new mapping").await.unwrap();
+    env.daemon
+        .update_integration("shop", update())
+        .await
+        .unwrap();
+    let err = env.daemon.activate("shop").await.unwrap_err();
+    assert!(err.to_string().contains("987654"), "{err}");
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

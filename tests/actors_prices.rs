@@ -69,3 +69,71 @@ async fn a_price_change_reaches_the_price_list_and_the_history() {
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_price_push_does_not_scan_the_price_history_per_code() {
+    use shoptet_sync::actors::SyncKind;
+    use shoptet_sync::domain::PriceChange;
+    use shoptet_sync::store::{Changeset, TreeId};
+
+    let sim = start_sim(small_shop()).await;
+    let mut settings = fast_settings();
+    settings.interval_override = Some(Duration::from_secs(3600));
+    let env = Env::start(settings);
+    let integration = env.add_shop("shop", &sim, "MAIN").await;
+    let codes: Vec<String> = sim.stock_levels().keys().cloned().collect();
+    wait_products(&env.daemon, "shop", codes.len()).await;
+
+    // A long history of price changes pushed long ago.
+    const HISTORY: usize = 2000;
+    let long_ago = chrono::Utc::now() - chrono::TimeDelta::days(300);
+    let mut changeset = Changeset::new();
+    for i in 0..HISTORY {
+        let at = long_ago + chrono::TimeDelta::seconds(i as i64);
+        changeset.put_price_change(&PriceChange {
+            id: uuid::Uuid::new_v4(),
+            integration_id: integration.id,
+            product_code: codes[i % codes.len()].clone(),
+            old_price: Decimal::from(100),
+            new_price: Decimal::from(101),
+            changed_at: at,
+            source: "seed".into(),
+            pushed_at: Some(at),
+        });
+    }
+    env.store.commit(changeset).await.unwrap();
+
+    let before = env.store.records_read(TreeId::PriceHistory);
+    let price = |i: usize| Decimal::from(1000 + i as i64);
+    for (i, code) in codes.iter().enumerate() {
+        env.daemon
+            .update_price("shop", code, price(i), "ctl:alice")
+            .await
+            .unwrap();
+    }
+    wait_for("every new price in the shop", DEADLINE, || async {
+        codes
+            .iter()
+            .enumerate()
+            .all(|(i, code)| sim.price(code).is_some_and(|p| p.price == price(i)))
+            .then_some(())
+    })
+    .await;
+    // A run that starts after the push finished.
+    wait_for("the push run over", DEADLINE, || async {
+        env.daemon.sync("shop", SyncKind::Prices, true).await.ok()
+    })
+    .await;
+    let read = env.store.records_read(TreeId::PriceHistory) - before;
+    assert!(
+        read < HISTORY as u64,
+        "pushing {} prices decoded {read} price-history records: the push scans the whole \
+         history once per code",
+        codes.len()
+    );
+    // The entries were still marked pushed.
+    let history = env.daemon.price_history("shop", None).await.unwrap();
+    assert!(history.iter().all(|c| c.pushed_at.is_some()), "all pushed");
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

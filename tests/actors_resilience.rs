@@ -335,3 +335,77 @@ async fn queries_answer_promptly_while_a_slow_sync_is_in_flight() {
     env.daemon.shutdown().await.unwrap();
     sim.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn an_outage_keeps_one_open_error_per_kind_and_queries_do_not_read_the_error_log() {
+    use shoptet_sync::store::TreeId;
+
+    let sim = start_sim(small_shop()).await;
+    let mut settings = fast_settings();
+    settings.interval_override = Some(Duration::from_secs(3600));
+    let env = Env::start(settings);
+    env.add_shop("shop", &sim, "MAIN").await;
+    wait_for("the first orders run over", DEADLINE, || async {
+        let integration = env.daemon.get_integration("shop").await.ok()?;
+        integration.last_order_sync.map(|_| ())
+    })
+    .await;
+
+    sim.set_maintenance(true);
+    for _ in 0..3 {
+        let report = env
+            .daemon
+            .sync("shop", SyncKind::Orders, true)
+            .await
+            .unwrap();
+        assert_eq!(report.status, SyncStatus::Failed, "{report:?}");
+    }
+    let outage_errors = |errors: Vec<shoptet_sync::domain::ErrorLog>| -> Vec<_> {
+        errors
+            .into_iter()
+            .filter(|e| {
+                e.sync_type == Some(SyncType::Orders)
+                    && e.message.starts_with("unable to connect to Shoptet API")
+            })
+            .collect()
+    };
+    let open = outage_errors(env.daemon.errors("shop", false).await.unwrap());
+    assert_eq!(open.len(), 1, "one open entry per outage: {open:?}");
+    assert!(
+        open[0]
+            .details
+            .as_deref()
+            .is_some_and(|d| d.starts_with("failed 3 times")),
+        "{open:?}"
+    );
+
+    // Status and health count the open errors from memory.
+    let before = env.store.records_read(TreeId::Errors);
+    for _ in 0..5 {
+        env.daemon.status().await.unwrap();
+        let health = env.daemon.health("shop").await.unwrap();
+        assert!(health.unresolved_error_count >= 1);
+    }
+    assert_eq!(
+        env.store.records_read(TreeId::Errors),
+        before,
+        "status and health decoded the error log"
+    );
+
+    // Back up, then down again: a new outage, a new entry.
+    sim.set_maintenance(false);
+    env.daemon
+        .sync("shop", SyncKind::Orders, true)
+        .await
+        .unwrap();
+    sim.set_maintenance(true);
+    env.daemon
+        .sync("shop", SyncKind::Orders, true)
+        .await
+        .unwrap();
+    let open = outage_errors(env.daemon.errors("shop", false).await.unwrap());
+    assert_eq!(open.len(), 2, "{open:?}");
+    sim.set_maintenance(false);
+    env.daemon.shutdown().await.unwrap();
+    sim.shutdown().await;
+}

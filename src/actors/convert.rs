@@ -54,7 +54,7 @@ pub(crate) fn incoming_order(detail: &OrderDetail) -> IncomingOrder {
                 .unit_price
                 .as_ref()
                 .and_then(|p| p.with_vat)
-                .or_else(|| (!quantity.is_zero()).then(|| (total_price / quantity).round_dp(2)))
+                .or_else(|| total_price.checked_div(quantity).map(|p| p.round_dp(2)))
                 .unwrap_or(total_price);
             OrderItem {
                 item_type: ItemType::from_shoptet(&item.item_type),
@@ -121,4 +121,34 @@ pub(crate) fn shop_variants(detail: &ProductDetail) -> Vec<ShopVariant> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_price_derived_from_a_tiny_quantity_does_not_overflow() {
+        let detail: OrderDetail = serde_json::from_value(serde_json::json!({
+            "code": "2025000318",
+            "items": [
+                {"itemType": "product", "code": "SKU-1", "name": "Widget",
+                 "amount": "0.0000000000000000000000000001",
+                 "itemPrice": {"withVat": "1000000000000"}},
+                {"itemType": "product", "code": "SKU-2", "name": "Gadget",
+                 "amount": "0", "itemPrice": {"withVat": "10"}},
+                {"itemType": "product", "code": "SKU-3", "name": "Thing",
+                 "amount": "4", "itemPrice": {"withVat": "10"}}
+            ]
+        }))
+        .unwrap();
+        let incoming = incoming_order(&detail);
+        // Overflowing and zero divisions fall back to the row total; a sane one divides.
+        assert_eq!(
+            incoming.items[0].unit_price,
+            Decimal::from(1_000_000_000_000_i64)
+        );
+        assert_eq!(incoming.items[1].unit_price, Decimal::from(10));
+        assert_eq!(incoming.items[2].unit_price, Decimal::new(250, 2));
+    }
 }

@@ -194,7 +194,8 @@ impl Handler<PushFigures> for WarehouseLedger {
         for (id, entry) in &self.stores {
             if *id != msg.id && entry.warehouse == warehouse {
                 for (code, quantity) in &entry.reservations {
-                    *others.entry(code.as_str()).or_default() += *quantity;
+                    let sum = others.entry(code.as_str()).or_default();
+                    *sum = sum.saturating_add(*quantity);
                 }
             }
         }
@@ -210,7 +211,7 @@ impl Handler<PushFigures> for WarehouseLedger {
             .filter_map(|code| {
                 let on_hand = levels.get(&code)?.on_hand;
                 let reserved = others.get(&code).copied().unwrap_or_default();
-                Some((code, on_hand - reserved))
+                Some((code, on_hand.saturating_sub(reserved)))
             })
             .collect())
     }
@@ -233,9 +234,15 @@ impl Handler<SetStock> for WarehouseLedger {
 impl Handler<AdjustStock> for WarehouseLedger {
     type Result = AtomicResponse<Self, Result<StockLevel, ActorError>>;
     fn handle(&mut self, msg: AdjustStock, _ctx: &mut Self::Context) -> Self::Result {
-        let prepared = self
-            .on_hand(&msg.warehouse, &msg.code)
-            .and_then(|on_hand| self.level_with(&msg.warehouse, &msg.code, on_hand + msg.delta));
+        let prepared = self.on_hand(&msg.warehouse, &msg.code).and_then(|on_hand| {
+            let after = on_hand.checked_add(msg.delta).ok_or_else(|| {
+                ActorError::Domain(crate::domain::DomainError::InvalidArgument {
+                    field: "stock adjustment",
+                    reason: format!("{} is beyond the accepted range", msg.delta),
+                })
+            })?;
+            self.level_with(&msg.warehouse, &msg.code, after)
+        });
         let level = match prepared {
             Ok(level) => level,
             Err(err) => return AtomicResponse::new(Box::pin(fut::err(err))),
@@ -302,7 +309,8 @@ impl Handler<CommitShipment> for WarehouseLedger {
         // Sum repeated codes first: an order may list a code twice.
         let mut issued: BTreeMap<String, Decimal> = BTreeMap::new();
         for (code, quantity) in msg.issued {
-            *issued.entry(code).or_default() += quantity;
+            let sum = issued.entry(code).or_default();
+            *sum = sum.saturating_add(quantity);
         }
         for (code, quantity) in issued {
             let on_hand = match self.on_hand(&warehouse, &code) {
@@ -310,7 +318,7 @@ impl Handler<CommitShipment> for WarehouseLedger {
                 Err(err) => return AtomicResponse::new(Box::pin(fut::err(err))),
             };
             // The goods left: a count that says otherwise was wrong, so stop at zero.
-            let after = (on_hand - quantity).max(Decimal::ZERO);
+            let after = on_hand.saturating_sub(quantity).max(Decimal::ZERO);
             if on_hand < quantity {
                 tracing::warn!(
                     warehouse = %warehouse,
@@ -344,5 +352,87 @@ impl Handler<FlushLedger> for WarehouseLedger {
     fn handle(&mut self, _msg: FlushLedger, _ctx: &mut Self::Context) -> Self::Result {
         let store = self.store.clone();
         Box::pin(async move { store.flush().await.map_err(ActorError::from) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::actors::SyncSettings;
+    use crate::actors::integration::IntegrationActor;
+    use crate::domain::Integration;
+    use crate::domain::order::tests::sample_order;
+
+    const CODE: &str = "TRI-042/M";
+
+    #[actix_rt::test]
+    async fn a_store_stopped_at_shutdown_keeps_its_reservations_for_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db")).unwrap();
+        let now = Utc::now();
+        let mut changeset = Changeset::new();
+        let mut ids = Vec::new();
+        for name in ["a", "b"] {
+            let mut integration =
+                Integration::new(name, &format!("https://{name}.example.cz"), now).unwrap();
+            integration.set_default_warehouse_code("MAIN", now).unwrap();
+            changeset.put_integration(&integration);
+            ids.push(integration.id);
+        }
+        // Store a holds an open order of 2 × CODE.
+        changeset.put_order(&sample_order(ids[0], "1001"));
+        store.commit(changeset).await.unwrap();
+        let ledger = WarehouseLedger::new(store.clone()).start();
+        ledger
+            .send(SetStock {
+                warehouse: "MAIN".into(),
+                code: CODE.into(),
+                on_hand: Decimal::from(10),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let settings = Arc::new(SyncSettings::default());
+        let mut actors = Vec::new();
+        for id in &ids {
+            let state = store.load_state(*id).unwrap().unwrap();
+            let actor =
+                IntegrationActor::new(state, 1, store.clone(), ledger.clone(), settings.clone())
+                    .unwrap();
+            actors.push(actor.start());
+        }
+        let figure_of_b = || async {
+            let figures = ledger
+                .send(PushFigures {
+                    id: ids[1],
+                    codes: vec![CODE.into()],
+                })
+                .await
+                .unwrap()
+                .ok()?;
+            figures.get(CODE).copied()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while figure_of_b().await != Some(Decimal::from(8)) {
+            assert!(Instant::now() < deadline, "both stores registered");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        // Daemon shutdown stops a first; b, still running, must go on subtracting a's order.
+        actors[0].send(StopIntegration).await.unwrap();
+        while actors[0].connected() {
+            assert!(Instant::now() < deadline, "store a stopped");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            figure_of_b().await,
+            Some(Decimal::from(8)),
+            "store b would offer the goods store a still owes"
+        );
     }
 }

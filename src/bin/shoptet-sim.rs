@@ -18,7 +18,10 @@ use shoptet_sync::sim::{FaultConfig, LimitConfig, SimConfig, Simulator};
 
 /// A faithful local Shoptet API simulator (loopback only).
 #[derive(Parser, Debug)]
-#[command(version, about = "A faithful local Shoptet API simulator (loopback only)")]
+#[command(
+    version,
+    about = "A faithful local Shoptet API simulator (loopback only)"
+)]
 struct Args {
     /// Address to listen on (loopback only).
     #[arg(long, default_value = "127.0.0.1:0")]

@@ -169,6 +169,10 @@ impl Credentials {
 pub enum SyncOutcome {
     /// The run went through (possibly with per-record errors).
     Finished,
+    /// The run went through without talking to the shop (nothing to send): logged as
+    /// completed, but it moves no sync time — it proves nothing about the shop, and a store
+    /// whose shop is unreachable must keep ageing in health.
+    FinishedOffline,
     /// The run as a whole failed (e.g. the shop was unreachable).
     Failed,
     /// The run was stopped before it finished (e.g. shutdown).
@@ -428,8 +432,10 @@ impl Integration {
         let status = match run.outcome {
             SyncOutcome::Failed => SyncStatus::Failed,
             SyncOutcome::Cancelled => SyncStatus::Cancelled,
-            SyncOutcome::Finished if run.error_count > 0 => SyncStatus::CompletedWithErrors,
-            SyncOutcome::Finished => SyncStatus::Completed,
+            SyncOutcome::Finished | SyncOutcome::FinishedOffline if run.error_count > 0 => {
+                SyncStatus::CompletedWithErrors
+            }
+            SyncOutcome::Finished | SyncOutcome::FinishedOffline => SyncStatus::Completed,
         };
         if run.outcome == SyncOutcome::Finished && run.sync_type != SyncType::System {
             let advance = |slot: &mut Option<DateTime<Utc>>| {
@@ -475,13 +481,15 @@ impl Integration {
     }
 
     /// Health from the unresolved errors of the last 24 h among `errors` (entries of
-    /// other integrations are ignored) and the age of the last sync.
+    /// other integrations are ignored) and the age of the last sync. An entry that counts
+    /// repeated failures (one per outage) weighs as many failures.
     pub fn health(&self, now: DateTime<Utc>, errors: &[ErrorLog]) -> HealthStatus {
         let recent_unresolved = errors
             .iter()
             .filter(|e| e.integration_id == self.id)
             .filter(|e| !e.is_resolved() && now - e.occurred_at <= HEALTH_ERROR_WINDOW)
-            .count();
+            .map(|e| usize::try_from(e.repeats()).unwrap_or(usize::MAX))
+            .fold(0usize, usize::saturating_add);
         self.health_with_error_count(now, recent_unresolved)
     }
 
@@ -668,6 +676,18 @@ mod tests {
         assert_eq!(log.status, SyncStatus::Cancelled);
         assert_eq!(i.last_sync, None);
         // A System entry is an event, not a sync.
+        i.record_sync(run(
+            SyncType::Inventory,
+            t0(),
+            0,
+            SyncOutcome::FinishedOffline,
+        ))
+        .unwrap();
+        assert_eq!(
+            (i.last_sync, i.last_inventory_sync),
+            (None, None),
+            "a run that did not talk to the shop moves no sync time"
+        );
         i.record_sync(run(SyncType::System, t0(), 0, SyncOutcome::Finished))
             .unwrap();
         assert_eq!(i.last_sync, None);

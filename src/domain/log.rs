@@ -181,6 +181,29 @@ impl ErrorLog {
         self.resolved_at.is_some()
     }
 
+    /// How often the failure this entry records happened in a row (see [`ErrorLog::repeated`]);
+    /// 1 for an entry never repeated.
+    pub fn repeats(&self) -> u64 {
+        self.details
+            .as_deref()
+            .and_then(|d| d.strip_prefix("failed "))
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1)
+    }
+
+    /// The same failure happened again (e.g. the next try during one outage): one open entry
+    /// counts them instead of a new entry per try. The details say how often, since when and
+    /// the latest reason.
+    pub fn repeated(&mut self, latest: &str, now: DateTime<Utc>) {
+        let times = self.repeats().saturating_add(1);
+        self.details = Some(bounded(&format!(
+            "failed {times} times in a row since {}; last at {now}: {}",
+            self.occurred_at,
+            latest.trim()
+        )));
+    }
+
     /// Marks the error resolved by `by` with a resolution note. Resolving twice is refused
     /// so the first resolution is never overwritten.
     pub fn resolve(
@@ -312,5 +335,36 @@ mod tests {
         assert!(e.details.as_deref().unwrap_or_default().contains("SKU-1"));
         e.resolve("ops", "recounted", t0()).unwrap();
         assert!(!e.is_open_discrepancy());
+    }
+
+    #[test]
+    fn a_repeated_failure_counts_in_one_entry() {
+        let mut e = ErrorLog::new(
+            Uuid::new_v4(),
+            "unable to connect to Shoptet API: 503",
+            None,
+            Some(SyncType::Orders),
+            ErrorSeverity::High,
+            t0(),
+        )
+        .unwrap();
+        assert_eq!(e.repeats(), 1);
+        e.repeated(
+            "unable to connect to Shoptet API: timeout",
+            t0() + TimeDelta::seconds(30),
+        );
+        e.repeated(&"x".repeat(5000), t0() + TimeDelta::seconds(90));
+        assert_eq!(e.repeats(), 3);
+        let details = e.details.clone().unwrap();
+        assert!(
+            details.starts_with("failed 3 times in a row since"),
+            "{details}"
+        );
+        assert!(details.chars().count() <= MAX_ERROR_TEXT_CHARS + 1);
+        assert_eq!(
+            e.occurred_at,
+            t0(),
+            "the same entry (its key keeps its time)"
+        );
     }
 }

@@ -82,6 +82,30 @@ pub enum DomainError {
     },
 }
 
+/// Largest quantity accepted (an order row, a stock level), in absolute value: far above any
+/// real figure, and far below where sums of many of them could overflow `Decimal`.
+pub const MAX_QUANTITY: rust_decimal::Decimal =
+    rust_decimal::Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+/// Largest price or order total accepted (10^12), in absolute value.
+pub const MAX_PRICE: rust_decimal::Decimal =
+    rust_decimal::Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0);
+
+/// Refuses a figure whose absolute value exceeds `max` (shop data is not trusted to be sane,
+/// and the sums built from it must never overflow).
+pub(crate) fn bounded_figure(
+    field: &'static str,
+    value: rust_decimal::Decimal,
+    max: rust_decimal::Decimal,
+) -> Result<rust_decimal::Decimal, DomainError> {
+    if value.abs() > max {
+        return Err(DomainError::InvalidArgument {
+            field,
+            reason: format!("{value} is beyond the accepted range of ±{max}"),
+        });
+    }
+    Ok(value)
+}
+
 /// Trims `value` and refuses it when empty or when it holds control characters
 /// (they would corrupt logs and the line-based ctl output).
 pub(crate) fn required_text(field: &'static str, value: &str) -> Result<String, DomainError> {
@@ -121,6 +145,21 @@ pub(crate) mod testutil {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figure_bounds() {
+        use rust_decimal::Decimal;
+        assert_eq!(MAX_QUANTITY, Decimal::from(1_000_000_000_i64));
+        assert_eq!(MAX_PRICE, Decimal::from(1_000_000_000_000_i64));
+        assert!(bounded_figure("q", MAX_QUANTITY, MAX_QUANTITY).is_ok());
+        assert!(bounded_figure("q", -MAX_QUANTITY, MAX_QUANTITY).is_ok());
+        let err = bounded_figure("q", MAX_QUANTITY + Decimal::ONE, MAX_QUANTITY).unwrap_err();
+        assert!(
+            err.to_string().contains("beyond the accepted range"),
+            "{err}"
+        );
+        assert!(bounded_figure("q", Decimal::MIN, MAX_QUANTITY).is_err());
+    }
 
     #[test]
     fn required_text_trims_and_rejects_blank_and_control_characters() {

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{DomainError, IntegrationId, required_text};
+use super::{DomainError, IntegrationId, MAX_PRICE, MAX_QUANTITY, bounded_figure, required_text};
 
 /// Shoptet stores at most this many characters of a tracking number.
 pub const MAX_TRACKING_NUMBER_CHARS: usize = 32;
@@ -17,6 +17,11 @@ pub const ORDER_CONFLICT_REASON: &str = "order conflict detected";
 pub const CANCELLED_WHILE_PICKING_REASON: &str = "cancelled in shop while being picked";
 /// The review reason of an order the shop cancelled after we shipped it.
 pub const CANCELLED_AFTER_SHIPPING_REASON: &str = "cancelled in shop after shipping";
+/// The review reason of an order the shop finished (a status that resolves its stock claim,
+/// e.g. "completed" set in the shop admin) before we shipped it.
+pub const COMPLETED_IN_SHOP_REASON: &str = "completed in the shop before it shipped";
+/// The review reason of an order the shop re-opened after it was cancelled.
+pub const REOPENED_IN_SHOP_REASON: &str = "re-opened in the shop after it was cancelled";
 /// Processed within this time after import grades Excellent.
 pub const EXCELLENT_PROCESSING_TIME: TimeDelta = TimeDelta::hours(2);
 /// Processed within this time after import meets the SLA (and grades Good).
@@ -228,14 +233,16 @@ impl ItemType {
 }
 
 impl OrderItem {
-    /// Quantity × unit price.
-    pub fn calculated_total(&self) -> Decimal {
-        self.quantity * self.unit_price
+    /// Quantity × unit price (`None` if it overflows).
+    pub fn calculated_total(&self) -> Option<Decimal> {
+        self.quantity.checked_mul(self.unit_price)
     }
 
     /// The row total agrees with quantity × unit price within 0.01.
     pub fn price_matches(&self) -> bool {
-        (self.total_price - self.calculated_total()).abs() < PRICE_TOLERANCE
+        self.calculated_total()
+            .and_then(|total| self.total_price.checked_sub(total))
+            .is_some_and(|diff| diff.abs() < PRICE_TOLERANCE)
     }
 
     /// The product code and quantity this row takes from the warehouse, if any.
@@ -329,9 +336,18 @@ impl IncomingOrder {
         }
     }
 
+    /// A code and currency, and figures within bounds: quantities at most [`MAX_QUANTITY`],
+    /// prices and the total at most [`MAX_PRICE`] (absolute values; correction rows may be
+    /// negative). Absurd figures are refused here so no sum built from them can overflow.
     fn validate(&self) -> Result<(), DomainError> {
         required_text("order code", &self.code)?;
         required_text("order currency", &self.total.currency)?;
+        bounded_figure("order total", self.total.amount, MAX_PRICE)?;
+        for item in &self.items {
+            bounded_figure("order item quantity", item.quantity, MAX_QUANTITY)?;
+            bounded_figure("order item unit price", item.unit_price, MAX_PRICE)?;
+            bounded_figure("order item total price", item.total_price, MAX_PRICE)?;
+        }
         Ok(())
     }
 }
@@ -850,6 +866,44 @@ impl Order {
         }
     }
 
+    /// The shop finished an order we have not shipped (moved it to a status that resolves its
+    /// stock claim). Flagged with [`COMPLETED_IN_SHOP_REASON`] so someone decides whether the
+    /// goods still leave (ship it) or not (cancel it); the status stays, so both remain
+    /// possible. An order already flagged for another reason keeps it and gets a note.
+    /// Tells whether anything changed (nothing for a shipped or cancelled order).
+    pub fn flag_completed_in_shop(&mut self, now: DateTime<Utc>) -> bool {
+        if !self.status.reserves_stock() {
+            return false;
+        }
+        self.flag_review(COMPLETED_IN_SHOP_REASON, now)
+    }
+
+    /// The shop re-opened an order we hold as cancelled (an open, non-cancel status came back).
+    /// We do not fulfil it on our own (its goods may be back on the shelf and the cancel may
+    /// have been right): flagged with [`REOPENED_IN_SHOP_REASON`]. Tells whether anything
+    /// changed (nothing unless the order is cancelled here).
+    pub fn flag_reopened_in_shop(&mut self, now: DateTime<Utc>) -> bool {
+        if self.status != OrderStatus::Cancelled {
+            return false;
+        }
+        self.flag_review(REOPENED_IN_SHOP_REASON, now)
+    }
+
+    fn flag_review(&mut self, reason: &str, now: DateTime<Utc>) -> bool {
+        match self.review_reason.as_deref() {
+            Some(current) if current == reason => false,
+            Some(_) => {
+                self.push_note(&format!("{}: also {reason}", now.to_rfc3339()));
+                true
+            }
+            None => {
+                self.review_reason = Some(reason.to_owned());
+                self.push_note(&format!("{}: {reason}", now.to_rfc3339()));
+                true
+            }
+        }
+    }
+
     /// Appends a note on its own line.
     pub fn add_note(&mut self, note: &str) -> Result<(), DomainError> {
         let note = required_text("note", note)?;
@@ -879,8 +933,7 @@ impl Order {
         self.items
             .iter()
             .filter_map(OrderItem::physical_quantity)
-            .map(|(_, q)| q)
-            .sum()
+            .fold(Decimal::ZERO, |sum, (_, q)| sum.saturating_add(q))
     }
 
     /// The order's fulfilment summary.
@@ -1515,5 +1568,43 @@ pub(crate) mod tests {
         assert_eq!(s.item_count, 3);
         assert_eq!(s.total_quantity, dec("3"));
         assert!(s.is_complete && !s.has_issues);
+    }
+
+    #[test]
+    fn an_unshipped_order_finished_in_the_shop_is_flagged_once_and_keeps_its_status() {
+        let mut o = imported(&incoming("1"));
+        assert!(o.flag_completed_in_shop(t0()));
+        assert_eq!(o.status, OrderStatus::Imported, "it may still ship");
+        assert_eq!(o.review_reason.as_deref(), Some(COMPLETED_IN_SHOP_REASON));
+        assert!(!o.flag_completed_in_shop(t0()), "flagged once");
+        o.start_processing("pick-1", t0()).unwrap();
+        o.ship("DR1", None, t0()).unwrap();
+        let mut shipped = o.clone();
+        shipped.review_reason = None;
+        assert!(
+            !shipped.flag_completed_in_shop(t0()),
+            "shipped: nothing owed"
+        );
+        // A conflict keeps its reason; the new one goes to the notes.
+        let mut conflicted = imported(&incoming("2"));
+        conflicted.review_reason = Some(ORDER_CONFLICT_REASON.into());
+        assert!(conflicted.flag_completed_in_shop(t0()));
+        assert_eq!(
+            conflicted.review_reason.as_deref(),
+            Some(ORDER_CONFLICT_REASON)
+        );
+        assert!(conflicted.notes.unwrap().contains(COMPLETED_IN_SHOP_REASON));
+    }
+
+    #[test]
+    fn only_a_cancelled_order_is_flagged_as_reopened() {
+        let mut o = imported(&incoming("1"));
+        assert!(!o.flag_reopened_in_shop(t0()));
+        o.cancel_from_shop("cancelled in the shop", t0());
+        assert!(o.flag_reopened_in_shop(t0()));
+        assert_eq!(o.status, OrderStatus::Cancelled);
+        assert_eq!(o.review_reason.as_deref(), Some(REOPENED_IN_SHOP_REASON));
+        o.acknowledge_review("checked", t0()).unwrap();
+        assert_eq!(o.status, OrderStatus::Cancelled);
     }
 }

@@ -37,7 +37,7 @@ impl PriceChange {
 
     /// New − old.
     pub fn delta(&self) -> Decimal {
-        self.new_price - self.old_price
+        self.new_price.saturating_sub(self.old_price)
     }
 }
 

@@ -52,12 +52,12 @@ fn validated_price(price: Decimal) -> Result<Decimal, DomainError> {
             reason: format!("{price} is negative"),
         });
     }
-    Ok(price)
+    super::bounded_figure("price", price, super::MAX_PRICE)
 }
 
 /// Prices within 0.01 of each other are the same price.
 fn price_differs(a: Decimal, b: Decimal) -> bool {
-    (a - b).abs() > PRICE_TOLERANCE
+    a.saturating_sub(b).abs() > PRICE_TOLERANCE
 }
 
 impl Product {

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::order::Order;
-use super::{DomainError, required_text};
+use super::{DomainError, MAX_QUANTITY, bounded_figure, required_text};
 
 /// On-hand quantity of one product code in one warehouse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +31,7 @@ fn validated_on_hand(on_hand: Decimal) -> Result<Decimal, DomainError> {
             reason: format!("{on_hand} is negative; a physical count cannot be"),
         });
     }
-    Ok(on_hand)
+    bounded_figure("on-hand quantity", on_hand, MAX_QUANTITY)
 }
 
 impl StockLevel {
@@ -57,9 +57,17 @@ impl StockLevel {
         Ok(())
     }
 
-    /// Applies a receipt (+) or issue (−); refused if it would go below zero.
+    /// Applies a receipt (+) or issue (−); refused if it would go below zero or beyond
+    /// [`MAX_QUANTITY`].
     pub fn adjust(&mut self, delta: Decimal, now: DateTime<Utc>) -> Result<(), DomainError> {
-        self.set_on_hand(self.on_hand + delta, now)
+        let on_hand =
+            self.on_hand
+                .checked_add(delta)
+                .ok_or_else(|| DomainError::InvalidArgument {
+                    field: "stock adjustment",
+                    reason: format!("{delta} is beyond the accepted range"),
+                })?;
+        self.set_on_hand(on_hand, now)
     }
 }
 
@@ -74,7 +82,10 @@ pub fn reserved_by_orders<'a>(
     let mut reserved: BTreeMap<String, Decimal> = BTreeMap::new();
     for order in orders.into_iter().filter(|o| o.status.reserves_stock()) {
         for (code, quantity) in order.items.iter().filter_map(|i| i.physical_quantity()) {
-            *reserved.entry(code.to_owned()).or_default() += quantity;
+            // Saturates rather than panics: quantities are bounded on import, and too much
+            // reserved only ever makes the shops offer less.
+            let sum = reserved.entry(code.to_owned()).or_default();
+            *sum = sum.saturating_add(quantity);
         }
     }
     reserved.retain(|_, q| *q > Decimal::ZERO);
@@ -83,14 +94,16 @@ pub fn reserved_by_orders<'a>(
 
 /// What may still be sold: on hand minus reserved, never below zero.
 pub fn available_to_sell(on_hand: Decimal, reserved: Decimal) -> Decimal {
-    (on_hand - reserved).max(Decimal::ZERO)
+    on_hand.saturating_sub(reserved).max(Decimal::ZERO)
 }
 
 /// The physical figure (`realStock`) we push to one shop: on hand minus what the other
 /// shops' open orders reserve, never below zero. The shop subtracts its own open orders
 /// itself (its claim), so they must not be subtracted here.
 pub fn shop_real_stock(on_hand: Decimal, reserved_by_other_stores: Decimal) -> Decimal {
-    (on_hand - reserved_by_other_stores).max(Decimal::ZERO)
+    on_hand
+        .saturating_sub(reserved_by_other_stores)
+        .max(Decimal::ZERO)
 }
 
 #[cfg(test)]

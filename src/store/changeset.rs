@@ -68,6 +68,8 @@ impl Op {
 pub struct Changeset {
     ops: Vec<Op>,
     error: Option<StoreError>,
+    /// The error-log entries put, so their writer can keep its in-memory view in step.
+    errors: Vec<ErrorLog>,
 }
 
 impl std::fmt::Debug for Changeset {
@@ -203,11 +205,17 @@ impl Changeset {
 
     /// Creates or replaces an error (keyed by its `occurred_at` and id); resolving is a re-put.
     pub fn put_error(&mut self, error: &ErrorLog) -> &mut Self {
+        self.errors.push(error.clone());
         self.put(
             TreeId::Errors,
             keys::log_key(error.integration_id, error.occurred_at, error.id),
             error,
         )
+    }
+
+    /// The error-log entries this changeset puts, in order.
+    pub fn errors(&self) -> &[ErrorLog] {
+        &self.errors
     }
 
     /// Records a price change (keyed by its `changed_at` and id).

@@ -171,6 +171,8 @@ struct Inner {
     trees: Vec<sled::Tree>,
     /// Serialises commits, pruning and backups (see the module docs).
     write_lock: tokio::sync::Mutex<()>,
+    /// Records decoded by the read queries, per tree (in [`TreeId::ALL`] order).
+    reads: [std::sync::atomic::AtomicU64; TreeId::ALL.len()],
 }
 
 impl std::fmt::Debug for Store {
@@ -196,6 +198,7 @@ impl Store {
                 db,
                 trees,
                 write_lock: tokio::sync::Mutex::new(()),
+                reads: Default::default(),
             }),
         })
     }
@@ -207,6 +210,19 @@ impl Store {
 
     fn tree(&self, tree: TreeId) -> &sled::Tree {
         &self.inner.trees[tree.index()]
+    }
+
+    /// Records of `tree` decoded by prefix reads (queries, state loading) since the store was
+    /// opened: shows how much a piece of work scans.
+    pub fn records_read(&self, tree: TreeId) -> u64 {
+        self.inner.reads[tree.index()].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_reads(&self, tree: TreeId, records: usize) {
+        self.inner.reads[tree.index()].fetch_add(
+            u64::try_from(records).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Applies `changeset` atomically (all of it or none of it) and returns once it is on disk.
@@ -486,13 +502,16 @@ impl Store {
         tree: TreeId,
         prefix: &[u8],
     ) -> Result<Vec<T>, StoreError> {
-        self.tree(tree)
+        let records: Vec<T> = self
+            .tree(tree)
             .scan_prefix(prefix)
             .map(|entry| {
                 let (key, value) = entry?;
                 codec::decode(tree, &key, &value)
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        self.count_reads(tree, records.len());
+        Ok(records)
     }
 
     /// Removes sync logs that started before `older_than` and resolved errors resolved before it.

@@ -61,9 +61,10 @@ impl IntegrationActor {
     fn queue_pushes(&mut self, order: &Order, changeset: &mut Changeset) {
         let entries =
             OutboxEntry::for_order_status(&self.integration, order, self.next_seq, Utc::now());
+        let already_resolved = self.shop_resolved_claim_of(order);
         for entry in entries {
             self.next_seq = self.next_seq.max(entry.seq + 1);
-            if self.resolves_claim(&entry.action) {
+            if self.resolves_claim(&entry.action) && !already_resolved {
                 self.fresh_claims.insert(entry.seq);
             }
             changeset.put_outbox(&entry);
@@ -186,8 +187,11 @@ impl Handler<ShipOrder> for IntegrationActor {
                         }
                     }
                     act.next_seq = act.next_seq.max(next_seq);
+                    // Finished in the shop before it shipped: the shop's claim is gone already,
+                    // there is nothing to compensate.
+                    let already_resolved = act.shop_resolved_claim_of(&order);
                     for entry in entries {
-                        if act.resolves_claim(&entry.action) {
+                        if act.resolves_claim(&entry.action) && !already_resolved {
                             act.fresh_claims.insert(entry.seq);
                         }
                         act.outbox.insert(entry.seq, entry);
@@ -218,6 +222,10 @@ impl Handler<UpdatePrice> for IntegrationActor {
         let mut changeset = Changeset::new();
         changeset.put_product(&product);
         changeset.put_price_change(&change);
+        self.pending_prices
+            .entry(product.code.clone())
+            .or_default()
+            .push(change);
         self.sync.price_queue.insert(product.code.clone());
         changeset.put_meta(self.id, meta::PRICE_QUEUE, &self.sync.price_queue);
         self.products.insert(product.code.clone(), product.clone());
@@ -262,11 +270,15 @@ impl Handler<ToggleProductSync> for IntegrationActor {
 impl Handler<ResolveError> for IntegrationActor {
     type Result = Reply<crate::domain::ErrorLog>;
     fn handle(&mut self, msg: ResolveError, _ctx: &mut Self::Context) -> Self::Result {
-        let errors = match self.store.errors(self.id, false) {
-            Ok(errors) => errors,
-            Err(err) => return fail(err.into()),
+        // An open one from memory; only an unknown or resolved id needs the whole log.
+        let found = match self.open_errors.get(&msg.id) {
+            Some(error) => Some(error.clone()),
+            None => match self.store.errors(self.id, false) {
+                Ok(errors) => errors.into_iter().find(|e| e.id == msg.id),
+                Err(err) => return fail(err.into()),
+            },
         };
-        let Some(mut error) = errors.into_iter().find(|e| e.id == msg.id) else {
+        let Some(mut error) = found else {
             return fail(ActorError::NotFound(format!(
                 "error {} not found in integration '{}'",
                 msg.id, self.integration.name
@@ -277,6 +289,17 @@ impl Handler<ResolveError> for IntegrationActor {
         }
         let mut changeset = Changeset::new();
         changeset.put_error(&error);
+        // An unreadable order is no longer read again once its error is resolved.
+        let mut dismissed = false;
+        for retry in self.sync.order_retry.values_mut() {
+            if retry.error_id == error.id && !retry.dismissed {
+                retry.dismissed = true;
+                dismissed = true;
+            }
+        }
+        if dismissed {
+            changeset.put_meta(self.id, meta::ORDERS_RETRY, &self.sync.order_retry);
+        }
         self.commit_reply(changeset, error)
     }
 }
@@ -429,6 +452,18 @@ impl Handler<UpdateIntegration> for IntegrationActor {
         UpdateIntegration(update): UpdateIntegration,
         ctx: &mut Self::Context,
     ) -> Self::Result {
+        // Activation checks the mapping's ids against the shop's statuses (and learns which
+        // resolve the claim); an active integration must go through it again.
+        if self.integration.is_active()
+            && update
+                .status_mapping
+                .is_some_and(|m| m != self.integration.status_mapping)
+        {
+            return fail(ActorError::Conflict(format!(
+                "the status mapping of '{}' cannot change while it is active: deactivate it, change the mapping, then activate it again (activation checks the statuses against the shop)",
+                self.integration.name
+            )));
+        }
         let now = Utc::now();
         let mut integration = self.integration.clone();
         let result = apply_update(&mut integration, &update, now);
@@ -461,6 +496,8 @@ impl Handler<UpdateIntegration> for IntegrationActor {
         if self.integration.is_active() {
             self.cancel_timers(ctx);
             self.schedule_all(ctx, Duration::ZERO);
+            // The outbox timer went with the others: a backing-off push still needs it.
+            self.schedule_outbox(ctx);
         }
         let mut changeset = Changeset::new();
         changeset.put_integration(&integration);
@@ -602,6 +639,7 @@ impl Handler<Activate> for IntegrationActor {
             }
             act.cancel_timers(ctx);
             act.schedule_all(ctx, Duration::ZERO);
+            act.schedule_outbox(ctx);
             let integration = act.integration.clone();
             futures::future::Either::Right(act.commit_waited(ctx, changeset).map(
                 move |result, act: &mut Self, ctx| {

@@ -12,11 +12,13 @@ use futures::{StreamExt, stream};
 use rust_decimal::Decimal;
 use tracing::Instrument;
 
-use super::{FailedRun, IntegrationActor, RunEnd, meta};
+use super::{FailedRun, IntegrationActor, OrderRetry, RunEnd, meta};
 use crate::actors::convert::{ShopVariant, incoming_order, shop_variants};
 use crate::actors::messages::*;
 use crate::actors::{ActorError, shop_error_message};
-use crate::domain::order::{ORDER_CONFLICT_REASON, import};
+use crate::domain::order::{
+    COMPLETED_IN_SHOP_REASON, ORDER_CONFLICT_REASON, REOPENED_IN_SHOP_REASON, import,
+};
 use crate::domain::{
     ErrorLog, ErrorSeverity, ImportOutcome, IncomingOrder, OrderStatus, OutboxAction, OutboxState,
     Product, ShopCancelOutcome, SyncType,
@@ -31,13 +33,36 @@ const DETAIL_CONCURRENCY: usize = 3;
 /// Per-row push errors logged individually per run; the rest are summarised.
 const MAX_ROW_ERRORS_LOGGED: usize = 20;
 
-/// Progress of one orders run across its pages.
-#[derive(Debug, Clone)]
+/// Reads of the change feed one orders run makes at most; the rest waits for the next run
+/// (the cursor then stops where the reading stopped).
+const MAX_FEED_READS_PER_RUN: u32 = 1000;
+
+/// The retry set as one read of the feed uses it.
+struct RetryRead {
+    /// Codes to read again (with the run's first read).
+    read: Vec<String>,
+    /// Dismissed unreadable orders: their feed changes up to this time are not read again.
+    dismissed: HashMap<String, DateTime<Utc>>,
+}
+
+/// Progress of one orders run across its reads of the change feed.
+#[derive(Debug)]
 pub(super) struct OrdersRun {
     started_at: DateTime<Utc>,
+    /// Every change older than `from` has been read (by this run or an earlier one).
     from: DateTime<Utc>,
+    /// The page of the feed from `from`: above 1 only while reading a block of changes with
+    /// one and the same time that is larger than a page.
     page: u32,
+    /// Changes read this run, by code and change time.
+    seen: HashSet<(String, DateTime<Utc>)>,
+    /// Newest change time read.
     newest: Option<DateTime<Utc>>,
+    /// The last read returned every change from `from` on (no further page).
+    complete: bool,
+    reads: u32,
+    /// The retry set changed since the last commit.
+    retry_changed: bool,
     records: u64,
     errors: u64,
     imported: u64,
@@ -45,34 +70,48 @@ pub(super) struct OrdersRun {
     cancelled: u64,
 }
 
-/// What one page of the change feed brought.
-struct OrdersPage {
+/// What one read of the change feed brought.
+struct OrdersBatch {
     details: Vec<OrderDetail>,
     /// Deleted in the shop (feed says so, or the detail is gone).
     deleted: Vec<String>,
-    record_errors: Vec<(String, String)>,
+    /// Details that could not be read (not an outage): code, the feed's change time (none for
+    /// a retry-set code the feed did not name) and the reason.
+    unreadable: Vec<(String, Option<DateTime<Utc>>, String)>,
+    /// Changes this read brought that the run had not seen before.
+    new_changes: usize,
+    /// Newest change time of the read.
     newest: Option<DateTime<Utc>>,
-    has_next: bool,
+    /// The read returned every change from `from` on.
+    complete: bool,
+    seen: HashSet<(String, DateTime<Utc>)>,
 }
 
-async fn fetch_orders_page(
+/// Reads one page of the change feed from `from` and the details of the orders it names that
+/// need reading (plus `retry.read`: codes whose detail failed in an earlier run).
+async fn fetch_orders_batch(
     client: crate::shoptet::ShoptetClient,
     from: DateTime<Utc>,
     page: u32,
     per_page: u32,
     known: HashMap<String, Option<DateTime<Utc>>>,
-) -> Result<OrdersPage, ShoptetError> {
+    mut seen: HashSet<(String, DateTime<Utc>)>,
+    retry: RetryRead,
+) -> Result<OrdersBatch, ShoptetError> {
     let changes = client.order_changes(from, page, per_page).await?;
-    let has_next = changes.has_next();
+    let complete = !changes.has_next();
     let mut newest: Option<DateTime<Utc>> = None;
+    let mut new_changes = 0;
     let mut deleted = Vec::new();
-    let mut to_fetch = Vec::new();
-    let mut seen = HashSet::new();
+    let mut to_fetch: Vec<String> = Vec::new();
+    let mut change_times: HashMap<String, DateTime<Utc>> = HashMap::new();
     for change in changes.items {
         newest = newest.max(Some(change.change_time));
-        if !seen.insert(change.code.clone()) {
+        // Read already in this run (the same change seen again after a re-query).
+        if !seen.insert((change.code.clone(), change.change_time)) {
             continue;
         }
+        new_changes += 1;
         if change.change_type.is_delete() {
             deleted.push(change.code);
             continue;
@@ -84,7 +123,23 @@ async fn fetch_orders_page(
         {
             continue;
         }
-        to_fetch.push(change.code);
+        // An operator gave up on this change of an unreadable order.
+        if retry
+            .dismissed
+            .get(&change.code)
+            .is_some_and(|at| change.change_time <= *at)
+        {
+            continue;
+        }
+        change_times.insert(change.code.clone(), change.change_time);
+        if !to_fetch.contains(&change.code) {
+            to_fetch.push(change.code);
+        }
+    }
+    for code in retry.read {
+        if !to_fetch.contains(&code) && !deleted.contains(&code) {
+            to_fetch.push(code);
+        }
     }
     let results: Vec<(String, Result<OrderDetail, ShoptetError>)> = stream::iter(to_fetch)
         .map(|code| {
@@ -98,22 +153,27 @@ async fn fetch_orders_page(
         .collect()
         .await;
     let mut details = Vec::new();
-    let mut record_errors = Vec::new();
+    let mut unreadable = Vec::new();
     for (code, result) in results {
         match result {
             Ok(detail) => details.push(detail),
             Err(ShoptetError::NotFound { .. }) => deleted.push(code),
-            // The page must be read whole, or the cursor could pass an unread order.
+            // An outage fails the read whole: the cursor stays where it was.
             Err(err) if err.is_transient() || err.needs_operator() => return Err(err),
-            Err(err) => record_errors.push((code, err.to_string())),
+            Err(err) => {
+                let at = change_times.get(&code).copied();
+                unreadable.push((code, at, err.to_string()));
+            }
         }
     }
-    Ok(OrdersPage {
+    Ok(OrdersBatch {
         details,
         deleted,
-        record_errors,
+        unreadable,
+        new_changes,
         newest,
-        has_next,
+        complete,
+        seen,
     })
 }
 
@@ -205,6 +265,26 @@ async fn fetch_products(
     Ok(read)
 }
 
+/// What this store's push figure adds to and removes from the ledger's base figure (on hand −
+/// other stores' reservations).
+pub(super) struct PushAdjustment {
+    /// Shipped orders whose claim-resolving status push the shop has certainly not seen.
+    pub added: BTreeMap<String, Decimal>,
+    /// Unshipped orders the shop already finished (no claim there any more).
+    pub removed: BTreeMap<String, Decimal>,
+}
+
+impl PushAdjustment {
+    /// The figure to push for `code`, never below zero; `None` when the sum overflows (bounded
+    /// inputs make that impossible, but a wrong figure is worse than none).
+    pub(super) fn figure(&self, code: &str, base: Decimal) -> Option<Decimal> {
+        let added = self.added.get(code).copied().unwrap_or_default();
+        let removed = self.removed.get(code).copied().unwrap_or_default();
+        let figure = base.checked_add(added)?.checked_sub(removed)?;
+        Some(figure.max(Decimal::ZERO))
+    }
+}
+
 impl IntegrationActor {
     /// A run that cannot start (no client): it ends Failed at once, through the normal path.
     pub(super) fn fail_now(
@@ -256,49 +336,76 @@ impl IntegrationActor {
             started_at,
             from,
             page: 1,
+            seen: HashSet::new(),
             newest: None,
+            complete: false,
+            reads: 0,
+            retry_changed: false,
             records: 0,
             errors: 0,
             imported: 0,
             conflicts: 0,
             cancelled: 0,
         };
-        Some(self.orders_page(ctx, run))
+        Some(self.orders_batch(ctx, run))
     }
 
-    fn orders_page(&mut self, ctx: &mut Context<Self>, run: OrdersRun) -> SpawnHandle {
+    fn orders_batch(&mut self, ctx: &mut Context<Self>, mut run: OrdersRun) -> SpawnHandle {
         let known: HashMap<String, Option<DateTime<Utc>>> = self
             .orders
             .iter()
             .map(|(code, order)| (code.clone(), order.shop_changed_at))
             .collect();
+        // Orders whose detail failed in an earlier run are read again with the first batch.
+        let retry = RetryRead {
+            read: if run.reads == 0 {
+                self.sync
+                    .order_retry
+                    .iter()
+                    .filter(|(_, r)| !r.dismissed)
+                    .map(|(code, _)| code.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            dismissed: self
+                .sync
+                .order_retry
+                .iter()
+                .filter(|(_, r)| r.dismissed)
+                .filter_map(|(code, r)| Some((code.clone(), r.change_time?)))
+                .collect(),
+        };
         let per_page = self.settings.orders_page_size.max(1);
         let span = self.span(SyncKind::Orders);
-        let result =
-            match self.client() {
-                Ok(client) => {
-                    let fut = fetch_orders_page(client, run.from, run.page, per_page, known);
-                    futures::future::Either::Left(fut.instrument(span))
-                }
-                Err(err) => futures::future::Either::Right(async move {
-                    Err(ShoptetError::Config(err.to_string()))
-                }),
-            };
+        let seen = std::mem::take(&mut run.seen);
+        let result = match self.client() {
+            Ok(client) => {
+                let fut =
+                    fetch_orders_batch(client, run.from, run.page, per_page, known, seen, retry);
+                futures::future::Either::Left(fut.instrument(span))
+            }
+            Err(err) => {
+                futures::future::Either::Right(
+                    async move { Err(ShoptetError::Config(err.to_string())) },
+                )
+            }
+        };
         ctx.spawn(
             result
                 .into_actor(self)
-                .map(move |result, act, ctx| act.apply_orders_page(ctx, run, result)),
+                .map(move |result, act, ctx| act.apply_orders_batch(ctx, run, result)),
         )
     }
 
-    fn apply_orders_page(
+    fn apply_orders_batch(
         &mut self,
         ctx: &mut Context<Self>,
         mut run: OrdersRun,
-        result: Result<OrdersPage, ShoptetError>,
+        result: Result<OrdersBatch, ShoptetError>,
     ) {
-        let page = match result {
-            Ok(page) => page,
+        let batch = match result {
+            Ok(batch) => batch,
             Err(err) => {
                 let end = RunEnd {
                     started_at: run.started_at,
@@ -308,18 +415,24 @@ impl IntegrationActor {
                     notes: None,
                     quiet: false,
                     reached_shop: false,
+                    offline: false,
                 };
                 self.finish(ctx, SyncKind::Orders, end, Changeset::new());
                 return;
             }
         };
+        run.seen = batch.seen;
+        run.reads += 1;
         let now = Utc::now();
         let mut changeset = Changeset::new();
-        for detail in &page.details {
+        let mut retry_changed = false;
+        for detail in &batch.details {
+            retry_changed |= self.sync.order_retry.remove(detail.code.trim()).is_some();
             let incoming = incoming_order(detail);
             self.apply_incoming(&incoming, now, &mut changeset, &mut run);
         }
-        for code in &page.deleted {
+        for code in &batch.deleted {
+            retry_changed |= self.sync.order_retry.remove(code.trim()).is_some();
             self.apply_shop_cancel(
                 code,
                 None,
@@ -330,44 +443,80 @@ impl IntegrationActor {
                 &mut run,
             );
         }
-        for (code, error) in &page.record_errors {
+        for (code, change_time, error) in &batch.unreadable {
             run.errors += 1;
-            if let Some(entry) = self.error_entry(
-                &format!("order {code} could not be read from Shoptet"),
-                Some(error),
-                Some(SyncType::Orders),
-                ErrorSeverity::Medium,
-            ) {
-                changeset.put_error(&entry);
-            }
+            retry_changed = true;
+            self.order_unreadable(code, *change_time, error, now, &mut changeset);
         }
-        run.newest = run.newest.max(page.newest);
-        if page.has_next {
-            run.page += 1;
-            // The page's orders are on disk before the next page is read.
+        if retry_changed || std::mem::take(&mut run.retry_changed) {
+            changeset.put_meta(self.id, meta::ORDERS_RETRY, &self.sync.order_retry);
+        }
+        run.newest = run.newest.max(batch.newest);
+        run.complete = batch.complete;
+        // Where the next read starts. Changes are sorted by time, so every change older than
+        // this batch's newest was in it (or an earlier one): re-query from that time (the
+        // changes of that very second are read again and skipped as seen). A read whose
+        // changes all carry the time it started from moves on by page instead.
+        let more = !batch.complete && run.reads < MAX_FEED_READS_PER_RUN;
+        if more {
+            match batch.newest {
+                Some(newest) if batch.new_changes > 0 && newest > run.from => {
+                    run.from = newest;
+                    run.page = 1;
+                }
+                _ => run.page = run.page.saturating_add(1),
+            }
+            // The batch's orders are on disk before the next read.
             self.commit_then(ctx, changeset, move |act, ctx| {
                 if act.stopping {
                     return;
                 }
                 act.report_reservations();
-                let handle = act.orders_page(ctx, run);
+                let handle = act.orders_batch(ctx, run);
                 act.set_running(SyncKind::Orders, handle);
             });
             return;
         }
-        // The last page commits with the advanced cursor: never past the run's start, and
-        // moved back by the overlap so late commits in the shop are re-read.
-        let basis = run.newest.map_or(run.started_at, |n| n.min(run.started_at));
-        let mut cursor = basis - self.settings.order_overlap;
-        if let Some(old) = self.sync.orders_cursor {
-            cursor = cursor.max(old);
+        // The last batch commits with the advanced cursor. It moves only to a shop time below
+        // which every change was read: the newest change read when the feed was read to its
+        // end, else the time the reading stopped at. Moved back by the overlap so changes the
+        // shop commits late are re-read; never from our clock.
+        let basis = if run.complete {
+            run.newest
+        } else {
+            Some(run.from)
+        };
+        if let Some(basis) = basis {
+            let mut cursor = basis - self.settings.order_overlap;
+            if let Some(old) = self.sync.orders_cursor {
+                cursor = cursor.max(old);
+            }
+            self.sync.orders_cursor = Some(cursor);
+            changeset.put_meta(self.id, meta::ORDERS_CURSOR, &cursor);
+            // A dismissed change the feed can no longer return need not be remembered.
+            let before = self.sync.order_retry.len();
+            self.sync
+                .order_retry
+                .retain(|_, r| !r.dismissed || r.change_time.is_some_and(|at| at >= cursor));
+            if self.sync.order_retry.len() != before {
+                changeset.put_meta(self.id, meta::ORDERS_RETRY, &self.sync.order_retry);
+            }
         }
-        self.sync.orders_cursor = Some(cursor);
-        changeset.put_meta(self.id, meta::ORDERS_CURSOR, &cursor);
-        let notes = format!(
+        let mut notes = format!(
             "{} imported, {} conflicts, {} cancelled in the shop",
             run.imported, run.conflicts, run.cancelled
         );
+        let retried = self
+            .sync
+            .order_retry
+            .values()
+            .filter(|r| !r.dismissed)
+            .count();
+        if retried > 0 {
+            notes.push_str(&format!(
+                ", {retried} unreadable orders read again next run"
+            ));
+        }
         let end = RunEnd {
             started_at: run.started_at,
             records: run.records,
@@ -376,8 +525,51 @@ impl IntegrationActor {
             notes: Some(notes),
             quiet: false,
             reached_shop: true,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Orders, end, changeset);
+    }
+
+    /// An order whose detail could not be read: it joins the retry set, read again every run
+    /// until it succeeds or an operator resolves its error-log entry. The entry is written
+    /// once, at the first failure.
+    fn order_unreadable(
+        &mut self,
+        code: &str,
+        change_time: Option<DateTime<Utc>>,
+        error: &str,
+        now: DateTime<Utc>,
+        changeset: &mut Changeset,
+    ) {
+        let code = code.trim();
+        if let Some(retry) = self.sync.order_retry.get_mut(code)
+            && !retry.dismissed
+        {
+            retry.attempts = retry.attempts.saturating_add(1);
+            retry.change_time = retry.change_time.max(change_time);
+            return;
+        }
+        let Some(entry) = self.error_entry(
+            &format!("order {code} could not be read from Shoptet"),
+            Some(&format!(
+                "{error}; it is read again every orders run until it succeeds (resolve this error to stop)"
+            )),
+            Some(SyncType::Orders),
+            ErrorSeverity::Medium,
+        ) else {
+            return;
+        };
+        changeset.put_error(&entry);
+        self.sync.order_retry.insert(
+            code.to_owned(),
+            OrderRetry {
+                error_id: entry.id,
+                since: now,
+                change_time,
+                attempts: 1,
+                dismissed: false,
+            },
+        );
     }
 
     /// Applies the import rule to one shop order.
@@ -407,7 +599,7 @@ impl IntegrationActor {
                     run.imported += 1;
                 }
                 Ok(_) => {}
-                Err(err) => self.record_order_error(&code, &err.to_string(), changeset, run),
+                Err(err) => self.order_refused(&code, incoming, &err.to_string(), changeset, run),
             }
             return;
         };
@@ -423,14 +615,42 @@ impl IntegrationActor {
             );
             return;
         }
-        // Goods we shipped whose claim the shop had not resolved, now resolved by someone else
-        // (the shop admin, with automatic status updates off): see `shop_resolved_claim`.
-        let resolved_by_shop = claim_resolved
-            && existing.status.has_shipped()
+        // The claim was not resolved in the shop when we last looked, and now it is, by someone
+        // else (the shop admin, or automatic status updates off): see `shop_resolved_claim`.
+        let newly_resolved = claim_resolved
             && !existing
                 .shop_status_id
                 .is_some_and(|s| self.sync.claim_resolving.contains(&s));
-        match import(Some(existing), incoming, self.id, now) {
+        // Goods we shipped: the shop's physical stock fell by them just now.
+        let resolved_by_shop = newly_resolved && existing.status.has_shipped();
+        // Goods we still have to ship: the shop no longer holds a claim for them, so the push
+        // figure subtracts them itself (`own_resolved`); someone must decide about the order.
+        let completed_in_shop = newly_resolved && existing.status.reserves_stock();
+        // Cancelled here, and the shop moved it back to an open status: not fulfilled on our
+        // own. Our own cancel push not yet acknowledged leaves the shop status as it was, so
+        // only a change of the shop status counts, and only while no push of ours is queued.
+        let reopened = existing.status == OrderStatus::Cancelled
+            && !shop_cancelled
+            && !claim_resolved
+            && incoming.shop_status_id.is_some()
+            && incoming.shop_status_id != existing.shop_status_id
+            && !self.outbox.values().any(|e| e.order_code == code);
+        let outcome = import(Some(existing), incoming, self.id, now).map(|outcome| match outcome {
+            ImportOutcome::Refreshed(mut order) | ImportOutcome::New(mut order) => {
+                self.review_shop_status(&mut order, completed_in_shop, reopened, now, changeset);
+                ImportOutcome::Refreshed(order)
+            }
+            ImportOutcome::Conflict(mut order) => {
+                self.review_shop_status(&mut order, completed_in_shop, reopened, now, changeset);
+                ImportOutcome::Conflict(order)
+            }
+            ImportOutcome::Unchanged => ImportOutcome::Unchanged,
+        });
+        if completed_in_shop {
+            // Our last push counted the order as claimed; push the figure without it.
+            self.forget_pushed_of(&code, changeset);
+        }
+        match outcome {
             Ok(ImportOutcome::Unchanged) => {}
             Ok(ImportOutcome::Refreshed(order) | ImportOutcome::New(order)) => {
                 if resolved_by_shop {
@@ -466,7 +686,61 @@ impl IntegrationActor {
                 run.records += 1;
                 run.conflicts += 1;
             }
-            Err(err) => self.record_order_error(&code, &err.to_string(), changeset, run),
+            Err(err) => self.order_refused(&code, incoming, &err.to_string(), changeset, run),
+        }
+    }
+
+    /// Flags an order whose shop status moved in a way we do not follow on our own: finished in
+    /// the shop before it shipped here, or re-opened after a cancel. A warning goes to the
+    /// error log.
+    fn review_shop_status(
+        &self,
+        order: &mut crate::domain::Order,
+        completed_in_shop: bool,
+        reopened: bool,
+        now: DateTime<Utc>,
+        changeset: &mut Changeset,
+    ) {
+        let flagged = if completed_in_shop && order.flag_completed_in_shop(now) {
+            Some((
+                COMPLETED_IN_SHOP_REASON,
+                "the shop no longer reserves its goods; ship it or cancel it here",
+            ))
+        } else if reopened && order.flag_reopened_in_shop(now) {
+            Some((
+                REOPENED_IN_SHOP_REASON,
+                "it stays cancelled here; re-create the fulfilment by hand or cancel it in the shop again",
+            ))
+        } else {
+            None
+        };
+        if let Some((reason, hint)) = flagged
+            && let Some(entry) = self.error_entry(
+                &format!("order {reason}"),
+                Some(&format!("order {}: {hint}", order.code)),
+                Some(SyncType::Orders),
+                ErrorSeverity::Medium,
+            )
+        {
+            changeset.put_error(&entry);
+        }
+    }
+
+    /// Forgets the acknowledged stock figures of an order's codes, so the next push sends them
+    /// again (and the read-back does not mistake the shop's move for a discrepancy).
+    fn forget_pushed_of(&mut self, code: &str, changeset: &mut Changeset) {
+        let Some(order) = self.orders.get(code) else {
+            return;
+        };
+        let mut forgot = false;
+        for (code, _) in order.items.iter().filter_map(|i| i.physical_quantity()) {
+            forgot |= self.sync.pushed.remove(code).is_some();
+        }
+        if forgot {
+            changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
+        }
+        if self.integration.auto_inventory_sync {
+            self.kinds.entry(SyncKind::Inventory).or_default().pending = true;
         }
     }
 
@@ -497,21 +771,39 @@ impl IntegrationActor {
         }
     }
 
-    fn record_order_error(
+    /// The import rule refused the shop's order (e.g. absurd quantities): an error-log entry,
+    /// and this change of the order is not read again (the overlap would bring it back every
+    /// run) — a later change in the shop is.
+    fn order_refused(
         &mut self,
         code: &str,
+        incoming: &IncomingOrder,
         error: &str,
         changeset: &mut Changeset,
         run: &mut OrdersRun,
     ) {
         run.errors += 1;
-        if let Some(entry) = self.error_entry(
+        let Some(entry) = self.error_entry(
             &format!("order {code} could not be imported"),
             Some(error),
             Some(SyncType::Orders),
             ErrorSeverity::Medium,
-        ) {
-            changeset.put_error(&entry);
+        ) else {
+            return;
+        };
+        changeset.put_error(&entry);
+        if let Some(change_time) = incoming.changed_at {
+            self.sync.order_retry.insert(
+                code.to_owned(),
+                OrderRetry {
+                    error_id: entry.id,
+                    since: Utc::now(),
+                    change_time: Some(change_time),
+                    attempts: 1,
+                    dismissed: true,
+                },
+            );
+            run.retry_changed = true;
         }
     }
 
@@ -601,16 +893,38 @@ impl IntegrationActor {
                 continue;
             };
             for (code, quantity) in order.items.iter().filter_map(|i| i.physical_quantity()) {
-                *comp.entry(code.to_owned()).or_default() += quantity;
+                let sum = comp.entry(code.to_owned()).or_default();
+                *sum = sum.saturating_add(quantity);
             }
         }
         comp
     }
 
+    /// Quantities per code of this store's orders we still have to ship whose current shop
+    /// status resolves the claim (finished in the shop first): the shop no longer subtracts
+    /// them, so the push figure must.
+    pub(super) fn own_resolved(&self) -> BTreeMap<String, Decimal> {
+        let mut resolved: BTreeMap<String, Decimal> = BTreeMap::new();
+        for order in self.orders.values().filter(|o| o.status.reserves_stock()) {
+            if !order
+                .shop_status_id
+                .is_some_and(|s| self.sync.claim_resolving.contains(&s))
+            {
+                continue;
+            }
+            for (code, quantity) in order.items.iter().filter_map(|i| i.physical_quantity()) {
+                let sum = resolved.entry(code.to_owned()).or_default();
+                *sum = sum.saturating_add(quantity);
+            }
+        }
+        resolved
+    }
+
     /// Codes whose shop figure may have moved by a claim resolution we have not seen
-    /// acknowledged (a claim-resolving push attempted but not confirmed).
+    /// acknowledged (a claim-resolving push attempted but not confirmed), or that the shop
+    /// resolved for an order we have not shipped.
     pub(super) fn uncertain_codes(&self) -> HashSet<String> {
-        let mut codes = HashSet::new();
+        let mut codes: HashSet<String> = self.own_resolved().into_keys().collect();
         for entry in self.outbox.values() {
             if entry.state != OutboxState::Pending || self.fresh_claims.contains(&entry.seq) {
                 continue;
@@ -625,6 +939,13 @@ impl IntegrationActor {
             }
         }
         codes
+    }
+
+    /// The order's last known shop status already resolves its stock claim.
+    pub(super) fn shop_resolved_claim_of(&self, order: &crate::domain::Order) -> bool {
+        order
+            .shop_status_id
+            .is_some_and(|s| self.sync.claim_resolving.contains(&s))
     }
 
     pub(super) fn resolves_claim(&self, action: &OutboxAction) -> bool {
@@ -650,7 +971,10 @@ impl IntegrationActor {
             Err(err) => return self.fail_now(ctx, SyncKind::Inventory, started_at, err),
         };
         let codes = self.push_codes();
-        let comp = self.compensation();
+        let adjust = PushAdjustment {
+            added: self.compensation(),
+            removed: self.own_resolved(),
+        };
         let pushed = self.sync.pushed.clone();
         let ledger = self.ledger.clone();
         let id = self.id;
@@ -664,8 +988,7 @@ impl IntegrationActor {
             let rows: Vec<StockUpdateRow> = figures
                 .into_iter()
                 .filter_map(|(code, base)| {
-                    let figure =
-                        (base + comp.get(&code).copied().unwrap_or_default()).max(Decimal::ZERO);
+                    let figure = adjust.figure(&code, base)?;
                     (pushed.get(&code) != Some(&figure))
                         .then(|| StockUpdateRow::real_stock(code, figure))
                 })
@@ -723,6 +1046,7 @@ impl IntegrationActor {
             let end = RunEnd {
                 started_at,
                 notes: Some("stock already up to date".into()),
+                offline: true,
                 ..RunEnd::default()
             };
             self.finish(ctx, SyncKind::Inventory, end, Changeset::new());
@@ -812,6 +1136,7 @@ impl IntegrationActor {
             )),
             quiet: false,
             reached_shop: true,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Inventory, end, changeset);
     }
@@ -910,6 +1235,7 @@ impl IntegrationActor {
             )),
             quiet: false,
             reached_shop: true,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Discrepancies, end, changeset);
     }
@@ -1107,6 +1433,7 @@ impl IntegrationActor {
             notes: Some(notes),
             quiet: false,
             reached_shop: true,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Products, end, changeset);
         // New products may need stock.
@@ -1222,22 +1549,19 @@ impl IntegrationActor {
             if self.products.get(code).is_some_and(|p| p.price == *price) {
                 done.insert(code.clone());
             }
-            match self.store.price_history(self.id, Some(code)) {
-                Ok(history) => {
-                    for mut change in history.into_iter().filter(|c| c.is_pending()) {
-                        if change.changed_at <= started_at || change.new_price == *price {
-                            change.mark_pushed(now);
-                            changeset.put_price_change(&change);
-                        }
+            // The history entries this push covers (from memory: no history scan per code).
+            if let Some(pending) = self.pending_prices.get_mut(code) {
+                pending.retain_mut(|change| {
+                    let covered = change.changed_at <= started_at || change.new_price == *price;
+                    if covered {
+                        change.mark_pushed(now);
+                        changeset.put_price_change(change);
                     }
+                    !covered
+                });
+                if pending.is_empty() {
+                    self.pending_prices.remove(code);
                 }
-                Err(err) => tracing::warn!(
-                    store = %self.integration.name,
-                    sync_type = "prices",
-                    code = %code,
-                    error = %err,
-                    "price history unreadable"
-                ),
             }
         }
         // Codes queued without a product (deleted): drop them.
@@ -1258,6 +1582,7 @@ impl IntegrationActor {
             notes: Some(format!("{pushed} prices pushed to price list {pricelist}")),
             quiet: false,
             reached_shop: true,
+            offline: false,
         };
         if !self.sync.price_queue.is_empty() {
             self.kinds.entry(SyncKind::Prices).or_default().pending = true;

@@ -29,7 +29,8 @@ use super::messages::*;
 use super::{ActorError, SyncSettings};
 use crate::domain::stock::reserved_by_orders;
 use crate::domain::{
-    ErrorLog, ErrorSeverity, Integration, IntegrationId, Order, OutboxEntry, Product, SyncType,
+    ErrorLog, ErrorSeverity, Integration, IntegrationId, Order, OutboxEntry, PriceChange, Product,
+    SyncType,
 };
 use crate::shoptet::{ClientConfig, ShoptetClient};
 use crate::store::{Changeset, IntegrationState, Store};
@@ -39,6 +40,8 @@ use reachability::{Contact, Reachability};
 pub(crate) mod meta {
     /// Orders change-feed cursor (shop time).
     pub const ORDERS_CURSOR: &str = "orders.cursor";
+    /// Orders whose detail could not be read, read again every run (code → [`OrderRetry`]).
+    pub const ORDERS_RETRY: &str = "orders.retry";
     /// Products change-feed cursor (shop time); absent until the first full catalogue pull.
     pub const PRODUCTS_CURSOR: &str = "products.cursor";
     /// Physical stock per code last acknowledged by the shop.
@@ -57,11 +60,29 @@ pub(crate) mod meta {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct SyncState {
     pub orders_cursor: Option<DateTime<Utc>>,
+    pub order_retry: BTreeMap<String, OrderRetry>,
     pub products_cursor: Option<DateTime<Utc>>,
     pub pushed: BTreeMap<String, Decimal>,
     pub price_queue: BTreeSet<String>,
     pub claim_resolving: Vec<i64>,
     pub pricelist: Option<i64>,
+}
+
+/// An order whose detail could not be read (not an outage: a body that did not decode, a
+/// refused request). The orders cursor moves on, so the order is read again by code every run
+/// until it succeeds, the shop deletes it, or an operator resolves its error-log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OrderRetry {
+    /// The error-log entry written at the first failure; resolving it drops the retry.
+    pub error_id: uuid::Uuid,
+    /// When it first failed.
+    pub since: DateTime<Utc>,
+    /// The change time the feed named for the failed read.
+    pub change_time: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    /// The operator resolved the error: not read again, and the feed's changes up to
+    /// `change_time` are skipped (the overlap would bring them back) until the cursor passes.
+    pub dismissed: bool,
 }
 
 /// Per-kind run and schedule state.
@@ -76,6 +97,9 @@ struct KindState {
     pending: bool,
     /// The next (or current) run was asked for with `force`.
     forced: bool,
+    /// When the last run that did not fail ended (also one that did not talk to the shop):
+    /// a request without `force` is not due again within the interval.
+    last_run: Option<DateTime<Utc>>,
 }
 
 /// What a finished run reports back to the actor.
@@ -91,6 +115,8 @@ pub(crate) struct RunEnd {
     /// The run talked to the shop and it answered (for the outage clock; failed runs say it
     /// in [`FailedRun::contact`]).
     pub reached_shop: bool,
+    /// The run did not talk to the shop (nothing to send): it moves no sync time.
+    pub offline: bool,
 }
 
 /// Why a run failed as a whole.
@@ -190,6 +216,15 @@ pub struct IntegrationActor {
     orders: BTreeMap<String, Order>,
     products: BTreeMap<String, Product>,
     outbox: BTreeMap<u64, OutboxEntry>,
+    /// Price changes not yet pushed, per code (loaded once at start, so the price push never
+    /// scans the history).
+    pending_prices: BTreeMap<String, Vec<PriceChange>>,
+    /// Unresolved error-log entries (loaded once at start, kept in step with every commit), so
+    /// status and health never decode the whole error log.
+    open_errors: BTreeMap<uuid::Uuid, ErrorLog>,
+    /// The open "unable to connect" entry of the outage each kind is in: repeated failures
+    /// count there instead of adding an entry per try. Cleared by the kind's next success.
+    outage_errors: HashMap<SyncKind, uuid::Uuid>,
     next_seq: u64,
     sync: SyncState,
     kinds: HashMap<SyncKind, KindState>,
@@ -216,6 +251,7 @@ impl IntegrationActor {
         let meta = &state.meta;
         let sync = SyncState {
             orders_cursor: meta.get(meta::ORDERS_CURSOR)?,
+            order_retry: meta.get(meta::ORDERS_RETRY)?.unwrap_or_default(),
             products_cursor: meta.get(meta::PRODUCTS_CURSOR)?,
             pushed: meta.get(meta::PUSHED_STOCK)?.unwrap_or_default(),
             price_queue: meta.get(meta::PRICE_QUEUE)?.unwrap_or_default(),
@@ -230,6 +266,29 @@ impl IntegrationActor {
             .max()
             .unwrap_or(0)
             .max(stored_seq);
+        let mut pending_prices: BTreeMap<String, Vec<PriceChange>> = BTreeMap::new();
+        match store.price_history(state.integration.id, None) {
+            Ok(history) => {
+                for change in history.into_iter().filter(|c| c.is_pending()) {
+                    pending_prices
+                        .entry(change.product_code.clone())
+                        .or_default()
+                        .push(change);
+                }
+            }
+            // Bookkeeping only: the push itself follows the price queue.
+            Err(err) => tracing::warn!(
+                store = %state.integration.name,
+                sync_type = "prices",
+                error = %err,
+                "price history unreadable; its pending entries stay unmarked"
+            ),
+        }
+        let open_errors = store
+            .errors(state.integration.id, true)?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
         let mut actor = Self {
             id: state.integration.id,
             incarnation,
@@ -252,6 +311,9 @@ impl IntegrationActor {
                 .map(|p| (p.code.clone(), p))
                 .collect(),
             outbox: state.outbox.into_iter().map(|e| (e.seq, e)).collect(),
+            pending_prices,
+            open_errors,
+            outage_errors: HashMap::new(),
             next_seq,
             sync,
             kinds: HashMap::new(),
@@ -345,6 +407,7 @@ impl IntegrationActor {
             then(self, ctx);
             return;
         }
+        self.note_errors(&changeset);
         let store = self.store.clone();
         ctx.wait(
             async move { store.commit(changeset).await }
@@ -380,6 +443,7 @@ impl IntegrationActor {
         changeset: Changeset,
         value: T,
     ) -> AtomicResponse<Self, Result<T, ActorError>> {
+        self.note_errors(&changeset);
         let store = self.store.clone();
         AtomicResponse::new(Box::pin(
             async move { store.commit(changeset).await }
@@ -398,10 +462,29 @@ impl IntegrationActor {
         ))
     }
 
+    /// Keeps the in-memory open errors in step with the error-log entries `changeset` writes
+    /// (before the commit: a failed commit stops the actor and discards memory).
+    fn note_errors(&mut self, changeset: &Changeset) {
+        for error in changeset.errors() {
+            if error.is_resolved() {
+                self.open_errors.remove(&error.id);
+            } else {
+                self.open_errors.insert(error.id, error.clone());
+            }
+        }
+    }
+
+    /// Unresolved errors, oldest first.
+    pub(super) fn unresolved_errors(&self) -> Vec<ErrorLog> {
+        let mut errors: Vec<ErrorLog> = self.open_errors.values().cloned().collect();
+        errors.sort_by_key(|e| e.occurred_at);
+        errors
+    }
+
     /// After any committed change: report reservations and wake the outbox.
     fn after_change(&mut self, ctx: &mut Context<Self>) {
         self.report_reservations();
-        if self.outbox.values().any(|e| e.is_due(Utc::now())) {
+        if self.outbox_next_due().is_some_and(|at| at <= Utc::now()) {
             self.schedule(ctx, SyncKind::Outbox, std::time::Duration::ZERO);
         }
     }
@@ -453,17 +536,11 @@ impl IntegrationActor {
     fn store_status(&self) -> StoreStatus {
         let now = Utc::now();
         let recent = self
-            .store
-            .errors(self.id, true)
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter(|e| {
-                        now - e.occurred_at <= crate::domain::integration::HEALTH_ERROR_WINDOW
-                    })
-                    .count()
-            })
-            .unwrap_or_default();
+            .open_errors
+            .values()
+            .filter(|e| now - e.occurred_at <= crate::domain::integration::HEALTH_ERROR_WINDOW)
+            .map(|e| usize::try_from(e.repeats()).unwrap_or(usize::MAX))
+            .fold(0usize, usize::saturating_add);
         let (pending, dead) = self.outbox_counts();
         let mut running: Vec<SyncKind> = self
             .kinds
@@ -563,8 +640,10 @@ impl Handler<GetStoreStatus> for IntegrationActor {
 }
 
 impl Handler<StopIntegration> for IntegrationActor {
-    type Result = ();
-    fn handle(&mut self, _msg: StopIntegration, ctx: &mut Self::Context) {
+    /// Answers once the final commit is on disk and the actor is stopping, so the caller's
+    /// next step (deleting the data, flushing at shutdown) comes after every write of it.
+    type Result = AtomicResponse<Self, ()>;
+    fn handle(&mut self, _msg: StopIntegration, ctx: &mut Self::Context) -> Self::Result {
         self.stopping = true;
         // Cancel timers and in-flight runs: every write of a run is one atomic commit, so a
         // cancelled run leaves either a whole page/push or nothing. Record the cancellation.
@@ -597,7 +676,24 @@ impl Handler<StopIntegration> for IntegrationActor {
                 changeset.put_sync_log(&log);
             }
         }
-        self.ledger.do_send(UnregisterStore { id: self.id });
-        self.commit_then(ctx, changeset, |_act, ctx| ctx.stop());
+        // The store stays registered with the ledger: on daemon shutdown the other stores must
+        // keep subtracting its reservations until they stop too (a delete unregisters it).
+        let store = self.store.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                if changeset.is_empty() {
+                    Ok(())
+                } else {
+                    store.commit(changeset).await
+                }
+            }
+            .into_actor(self)
+            .map(|result, act, ctx| {
+                if let Err(err) = result {
+                    act.fatal = Some(format!("store commit failed: {}", super::error_chain(&err)));
+                }
+                ctx.stop();
+            }),
+        ))
     }
 }

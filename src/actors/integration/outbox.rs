@@ -135,18 +135,21 @@ impl IntegrationActor {
                     changeset.delete_outbox(self.id, seq);
                     // The shop resolved the claim: its physical stock fell by the shipped
                     // quantities, so what it holds is now our last push minus them.
+                    // Not when the shop had resolved it before (finished there first).
                     if self.resolves_claim(&entry.action)
                         && let Some(order) = self.orders.get(&entry.order_code)
+                        && !self.shop_resolved_claim_of(order)
                     {
                         let mut shipped: BTreeMap<String, Decimal> = BTreeMap::new();
                         for (code, quantity) in
                             order.items.iter().filter_map(|i| i.physical_quantity())
                         {
-                            *shipped.entry(code.to_owned()).or_default() += quantity;
+                            let sum = shipped.entry(code.to_owned()).or_default();
+                            *sum = sum.saturating_add(quantity);
                         }
                         for (code, quantity) in shipped {
                             if let Some(pushed) = self.sync.pushed.get_mut(&code) {
-                                *pushed = (*pushed - quantity).max(Decimal::ZERO);
+                                *pushed = pushed.saturating_sub(quantity).max(Decimal::ZERO);
                                 pushed_changed = true;
                             }
                         }
@@ -261,6 +264,7 @@ impl IntegrationActor {
             notes: Some(format!("{sent} status pushes sent, {failures} failed")),
             quiet: false,
             reached_shop: sent > 0 || failures > outages,
+            offline: false,
         };
         self.finish(ctx, SyncKind::Outbox, end, changeset);
     }

@@ -106,7 +106,7 @@ impl Handler<GetPickList> for IntegrationActor {
                     quantity: Decimal::ZERO,
                     order_codes: Vec::new(),
                 });
-                line.quantity += quantity;
+                line.quantity = line.quantity.saturating_add(quantity);
                 if !line.order_codes.contains(&order.code) {
                     line.order_codes.push(order.code.clone());
                 }
@@ -187,7 +187,7 @@ impl Handler<GetHealth> for IntegrationActor {
         let orders: Vec<Order> = self.orders.values().cloned().collect();
         let products: Vec<Product> = self.products.values().cloned().collect();
         let logs = self.store.sync_logs(self.id, now - RECENT_SYNC_WINDOW)?;
-        let errors = self.store.errors(self.id, true)?;
+        let errors = self.unresolved_errors();
         let outbox: Vec<OutboxEntry> = self.outbox.values().cloned().collect();
         let report = HealthReport::build(
             &self.integration,
@@ -240,16 +240,20 @@ impl Handler<GetInventory> for IntegrationActor {
                     let figures = result.map_err(|err| {
                         ActorError::Unavailable(format!("warehouse ledger: {err}"))
                     })??;
-                    let comp = act.compensation();
+                    let adjust = super::flows::PushAdjustment {
+                        added: act.compensation(),
+                        removed: act.own_resolved(),
+                    };
                     let now = Utc::now();
                     let products: Vec<Product> = act.products.values().cloned().collect();
-                    let errors = act.store.errors(act.id, true)?;
+                    let errors = act.unresolved_errors();
                     let report = InventoryReport::build(&act.integration, &products, &errors, now);
                     let mut in_sync = 0u64;
                     let mut differing = Vec::new();
                     for (code, base) in figures {
-                        let current = (base + comp.get(&code).copied().unwrap_or_default())
-                            .max(Decimal::ZERO);
+                        let Some(current) = adjust.figure(&code, base) else {
+                            continue;
+                        };
                         let pushed = act.sync.pushed.get(&code).copied();
                         if pushed == Some(current) {
                             in_sync += 1;

@@ -142,6 +142,7 @@ impl IntegrationActor {
                     started_at,
                     notes: Some("nothing to do".into()),
                     quiet,
+                    offline: true,
                     ..RunEnd::default()
                 };
                 self.finish(ctx, kind, end, Changeset::new());
@@ -173,12 +174,15 @@ impl IntegrationActor {
         state.failures = if failed.is_some() {
             state.failures.saturating_add(1)
         } else {
+            state.last_run = Some(now);
             0
         };
         let failures = state.failures;
 
         let outcome = if failed.is_some() {
             SyncOutcome::Failed
+        } else if end.offline {
+            SyncOutcome::FinishedOffline
         } else {
             SyncOutcome::Finished
         };
@@ -216,8 +220,22 @@ impl IntegrationActor {
             }
         }
         self.log_run_end(kind, &end, failures, now);
+        if failed.as_ref().is_none_or(|f| !f.outage) {
+            // The outage (if any) is over for this kind: the next one gets its own entry.
+            self.outage_errors.remove(&kind);
+        }
         if let Some(f) = &failed {
-            if kind != SyncKind::Outbox
+            // One open entry per outage and kind, counting the tries, not one per try.
+            let repeated = f
+                .outage
+                .then(|| self.outage_errors.get(&kind))
+                .flatten()
+                .and_then(|id| self.open_errors.get(id))
+                .cloned();
+            if let Some(mut entry) = repeated {
+                entry.repeated(&f.message, now);
+                changeset.put_error(&entry);
+            } else if kind != SyncKind::Outbox
                 && let Some(entry) = self.error_entry(
                     &f.message,
                     None,
@@ -225,6 +243,9 @@ impl IntegrationActor {
                     crate::domain::ErrorSeverity::High,
                 )
             {
+                if f.outage {
+                    self.outage_errors.insert(kind, entry.id);
+                }
                 changeset.put_error(&entry);
             }
             if f.needs_operator {
@@ -369,9 +390,11 @@ impl IntegrationActor {
             {
                 self.schedule(ctx, kind, next);
             }
-            if kind == SyncKind::Outbox {
-                self.schedule_outbox(ctx);
-            }
+        }
+        // The outbox drains whether the integration is active or not: its pushes were
+        // promised to the shop, so a failed one is retried after deactivation too.
+        if kind == SyncKind::Outbox && !self.stopping {
+            self.schedule_outbox(ctx);
         }
         // Kinds that waited (a request while running, or blocked by this one).
         for other in SyncKind::ALL {
@@ -382,16 +405,24 @@ impl IntegrationActor {
         }
     }
 
+    /// When the outbox has something to send next: the earliest head entry (the first by `seq`
+    /// of each order) that is pending. Later entries of an order wait for its head, so they
+    /// never make the outbox due (they would wake it for nothing, again and again), and an
+    /// order whose head is a dead letter waits for an operator.
+    pub(super) fn outbox_next_due(&self) -> Option<chrono::DateTime<Utc>> {
+        let mut heads: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        self.outbox
+            .values()
+            .filter(|e| heads.insert(e.order_code.as_str()))
+            .filter(|e| e.state == crate::domain::OutboxState::Pending)
+            .map(|e| e.next_attempt_at)
+            .min()
+    }
+
     /// Schedules the outbox for its next due entry.
     pub(super) fn schedule_outbox(&mut self, ctx: &mut Context<Self>) {
         let now = Utc::now();
-        let next = self
-            .outbox
-            .values()
-            .filter(|e| e.state == crate::domain::OutboxState::Pending)
-            .map(|e| e.next_attempt_at)
-            .min();
-        if let Some(at) = next {
+        if let Some(at) = self.outbox_next_due() {
             let delay = (at - now).to_std().unwrap_or(Duration::ZERO);
             self.schedule(ctx, SyncKind::Outbox, delay);
         }
@@ -410,7 +441,9 @@ impl IntegrationActor {
             SyncType::Orders => self.integration.last_order_sync,
             SyncType::Inventory => self.integration.last_inventory_sync,
             _ => None,
-        };
+        }
+        .max(self.kinds.get(&kind).and_then(|s| s.last_run))
+        .filter(|_| matches!(kind.sync_type(), SyncType::Orders | SyncType::Inventory));
         let interval =
             chrono::TimeDelta::from_std(self.interval()).unwrap_or(chrono::TimeDelta::MAX);
         match last {
