@@ -451,6 +451,10 @@ fn retention_prunes_old_logs_and_old_resolved_errors_only() {
     assert!(store.errors(b, false).unwrap().is_empty());
     let again = store.prune_blocking(cutoff).unwrap();
     assert_eq!((again.sync_logs, again.errors), (0, 0));
+    // Each history has its own cutoff: resolved errors can go while sync logs stay.
+    let each = futures::executor::block_on(store.prune_each(at(-1000), at(200))).unwrap();
+    assert_eq!((each.sync_logs, each.errors), (0, 1));
+    assert_eq!(store.sync_logs(a, at(-1000)).unwrap().len(), 1);
     // Unresolved errors survive any cutoff.
     store.prune_blocking(at(100_000)).unwrap();
     assert_eq!(store.errors(a, true).unwrap(), vec![old_open]);

@@ -861,19 +861,19 @@ fn keep_previous_for_failed(
         .collect()
 }
 
-/// Removes history past the retention. The store prunes sync logs and resolved errors with one
-/// cutoff, so the longer of the two retentions is used: nothing goes earlier than configured.
+/// Removes history past the retention: sync logs after `sync_log_days`, resolved errors after
+/// `resolved_error_days` (unresolved errors stay until resolved).
 async fn prune(store: &Store, config: &DaemonConfig) {
-    let days = config
-        .retention
-        .sync_log_days
-        .max(config.retention.resolved_error_days);
-    let cutoff = Utc::now() - TimeDelta::days(i64::from(days));
-    match store.prune(cutoff).await {
+    let now = Utc::now();
+    let retention = &config.retention;
+    let logs_before = now - TimeDelta::days(i64::from(retention.sync_log_days));
+    let errors_before = now - TimeDelta::days(i64::from(retention.resolved_error_days));
+    match store.prune_each(logs_before, errors_before).await {
         Ok(stats) if stats.sync_logs + stats.errors > 0 => tracing::info!(
             sync_logs = stats.sync_logs,
             errors = stats.errors,
-            days,
+            sync_log_days = retention.sync_log_days,
+            resolved_error_days = retention.resolved_error_days,
             "pruned old history"
         ),
         Ok(_) => {}

@@ -517,9 +517,20 @@ impl Store {
     /// Removes sync logs that started before `older_than` and resolved errors resolved before it.
     /// Unresolved errors are never removed.
     pub async fn prune(&self, older_than: DateTime<Utc>) -> Result<PruneStats, StoreError> {
+        self.prune_each(older_than, older_than).await
+    }
+
+    /// Removes sync logs that started before `sync_logs_before` and errors resolved before
+    /// `resolved_errors_before` (each history has its own retention). Unresolved errors are
+    /// never removed.
+    pub async fn prune_each(
+        &self,
+        sync_logs_before: DateTime<Utc>,
+        resolved_errors_before: DateTime<Utc>,
+    ) -> Result<PruneStats, StoreError> {
         let stats = {
             let _guard = self.inner.write_lock.lock().await;
-            self.prune_locked(older_than)?
+            self.prune_locked(sync_logs_before, resolved_errors_before)?
         };
         self.flush().await?;
         Ok(stats)
@@ -530,7 +541,11 @@ impl Store {
         futures::executor::block_on(self.prune(older_than))
     }
 
-    fn prune_locked(&self, older_than: DateTime<Utc>) -> Result<PruneStats, StoreError> {
+    fn prune_locked(
+        &self,
+        older_than: DateTime<Utc>,
+        resolved_before: DateTime<Utc>,
+    ) -> Result<PruneStats, StoreError> {
         let cutoff_micros = older_than.timestamp_micros();
         let mut logs = sled::Batch::default();
         let mut stats = PruneStats::default();
@@ -552,7 +567,7 @@ impl Store {
         for entry in self.tree(TreeId::Errors).iter() {
             let (key, value) = entry?;
             let error: ErrorLog = codec::decode(TreeId::Errors, &key, &value)?;
-            if error.resolved_at.is_some_and(|at| at < older_than) {
+            if error.resolved_at.is_some_and(|at| at < resolved_before) {
                 errors.remove(key);
                 stats.errors += 1;
             }
