@@ -180,7 +180,7 @@ impl Store {
 
 fn restore_into(backup_file: &Path, data_dir: &Path) -> Result<RestoreStats, StoreError> {
     let records = {
-        let db = sled::Config::new().path(data_dir).open()?;
+        let db = super::open_db(data_dir)?;
         let trees = TreeId::ALL
             .iter()
             .map(|tree| db.open_tree(tree.name()))

@@ -183,11 +183,36 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How long [`open_db`] waits for another handle of the same directory to let go.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the sled database at `path`.
+///
+/// Every commit flushes explicitly before it is acknowledged, so sled's periodic background
+/// flusher is switched off: it only held the database (and its file lock) alive for up to its
+/// period after the last handle was dropped, which made an immediate reopen in the same process
+/// (restore, then open) fail. A lock still held by a handle being dropped is waited for briefly;
+/// a lock held by another live process (a second daemon) still fails, after [`LOCK_WAIT`].
+pub(crate) fn open_db(path: &Path) -> Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(path).flush_every_ms(None).open() {
+            Err(sled::Error::Io(err))
+                if err.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            result => return result,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database in directory `path`. Fails if another process has it open.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let db = sled::Config::new().path(&path).open()?;
+        let db = open_db(&path)?;
         let trees = TreeId::ALL
             .iter()
             .map(|tree| db.open_tree(tree.name()))
