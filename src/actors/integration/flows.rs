@@ -415,7 +415,6 @@ impl IntegrationActor {
                     notes: None,
                     quiet: false,
                     reached_shop: false,
-                    offline: false,
                 };
                 self.finish(ctx, SyncKind::Orders, end, Changeset::new());
                 return;
@@ -525,7 +524,6 @@ impl IntegrationActor {
             notes: Some(notes),
             quiet: false,
             reached_shop: true,
-            offline: false,
         };
         self.finish(ctx, SyncKind::Orders, end, changeset);
     }
@@ -1046,7 +1044,6 @@ impl IntegrationActor {
             let end = RunEnd {
                 started_at,
                 notes: Some("stock already up to date".into()),
-                offline: true,
                 ..RunEnd::default()
             };
             self.finish(ctx, SyncKind::Inventory, end, Changeset::new());
@@ -1136,7 +1133,6 @@ impl IntegrationActor {
             )),
             quiet: false,
             reached_shop: true,
-            offline: false,
         };
         self.finish(ctx, SyncKind::Inventory, end, changeset);
     }
@@ -1235,7 +1231,6 @@ impl IntegrationActor {
             )),
             quiet: false,
             reached_shop: true,
-            offline: false,
         };
         self.finish(ctx, SyncKind::Discrepancies, end, changeset);
     }
@@ -1433,7 +1428,6 @@ impl IntegrationActor {
             notes: Some(notes),
             quiet: false,
             reached_shop: true,
-            offline: false,
         };
         self.finish(ctx, SyncKind::Products, end, changeset);
         // New products may need stock.
@@ -1582,7 +1576,6 @@ impl IntegrationActor {
             notes: Some(format!("{pushed} prices pushed to price list {pricelist}")),
             quiet: false,
             reached_shop: true,
-            offline: false,
         };
         if !self.sync.price_queue.is_empty() {
             self.kinds.entry(SyncKind::Prices).or_default().pending = true;

@@ -112,11 +112,10 @@ pub(crate) struct RunEnd {
     pub notes: Option<String>,
     /// Nothing was done and nobody forced the run: no sync log entry (the log shows work).
     pub quiet: bool,
-    /// The run talked to the shop and it answered (for the outage clock; failed runs say it
-    /// in [`FailedRun::contact`]).
+    /// The run talked to the shop and it answered. Drives the outage clock (failed runs say it
+    /// in [`FailedRun::contact`]); a successful run that did not talk to the shop (nothing to
+    /// send) is logged but moves no sync time.
     pub reached_shop: bool,
-    /// The run did not talk to the shop (nothing to send): it moves no sync time.
-    pub offline: bool,
 }
 
 /// Why a run failed as a whole.

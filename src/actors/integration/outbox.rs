@@ -264,7 +264,6 @@ impl IntegrationActor {
             notes: Some(format!("{sent} status pushes sent, {failures} failed")),
             quiet: false,
             reached_shop: sent > 0 || failures > outages,
-            offline: false,
         };
         self.finish(ctx, SyncKind::Outbox, end, changeset);
     }

@@ -142,7 +142,6 @@ impl IntegrationActor {
                     started_at,
                     notes: Some("nothing to do".into()),
                     quiet,
-                    offline: true,
                     ..RunEnd::default()
                 };
                 self.finish(ctx, kind, end, Changeset::new());
@@ -181,7 +180,7 @@ impl IntegrationActor {
 
         let outcome = if failed.is_some() {
             SyncOutcome::Failed
-        } else if end.offline {
+        } else if !end.reached_shop {
             SyncOutcome::FinishedOffline
         } else {
             SyncOutcome::Finished
