@@ -1130,12 +1130,14 @@ fn parse_movement_row(i: usize, row: &Value) -> Result<(String, Movement), Error
     Ok((code.to_string(), movement))
 }
 
-async fn movements(State(sh): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Res {
-    let id = stock_id(&id)?;
-    if !sh.shop().has_stock(id) {
-        return Err(Reply::from_shop(&ShopError::StockNotFound(id)));
-    }
-    let body = parse_body(&body)?;
+/// Parses a batch write's body (`{"data": [...]}`) the way Shoptet checks it before applying
+/// anything: more than [`MAX_BATCH_ROWS`] rows → 413, no rows or any row failing the schema →
+/// 422; nothing is applied in either case.
+fn parse_batch<T>(
+    body: &Bytes,
+    parse_row: impl Fn(usize, &Value) -> Result<T, ErrorObject>,
+) -> Result<Vec<T>, Reply> {
+    let body = parse_body(body)?;
     let rows = data_array(&body)?;
     if rows.len() > MAX_BATCH_ROWS {
         return Err(Reply::error(
@@ -1157,7 +1159,7 @@ async fn movements(State(sh): State<Arc<Shared>>, Path(id): Path<String>, body: 
     let mut parsed = Vec::with_capacity(rows.len());
     let mut schema_errors = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        match parse_movement_row(i, row) {
+        match parse_row(i, row) {
             Ok(r) => parsed.push(r),
             Err(e) => schema_errors.push(e),
         }
@@ -1168,6 +1170,15 @@ async fn movements(State(sh): State<Arc<Shared>>, Path(id): Path<String>, body: 
             schema_errors,
         ));
     }
+    Ok(parsed)
+}
+
+async fn movements(State(sh): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Res {
+    let id = stock_id(&id)?;
+    if !sh.shop().has_stock(id) {
+        return Err(Reply::from_shop(&ShopError::StockNotFound(id)));
+    }
+    let parsed = parse_batch(&body, parse_movement_row)?;
     let mut shop = sh.shop();
     let mut errors = Vec::new();
     for (code, movement) in &parsed {
@@ -1452,39 +1463,7 @@ async fn pricelist_patch(
     if !sh.shop().pricelists.iter().any(|p| p.id == id) {
         return Err(Reply::from_shop(&ShopError::PricelistNotFound(id)));
     }
-    let body = parse_body(&body)?;
-    let rows = data_array(&body)?;
-    if rows.len() > MAX_BATCH_ROWS {
-        return Err(Reply::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-many-items",
-            format!(
-                "At most {MAX_BATCH_ROWS} items per request, got {}. Nothing was updated.",
-                rows.len()
-            ),
-            "data",
-        ));
-    }
-    if rows.is_empty() {
-        return Err(schema_error(
-            "data",
-            "\"data\" must have at least one item.",
-        ));
-    }
-    let mut parsed = Vec::with_capacity(rows.len());
-    let mut schema_errors = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        match parse_price_row(i, row) {
-            Ok(r) => parsed.push(r),
-            Err(e) => schema_errors.push(e),
-        }
-    }
-    if !schema_errors.is_empty() {
-        return Err(Reply::errors(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            schema_errors,
-        ));
-    }
+    let parsed = parse_batch(&body, parse_price_row)?;
     let now = sh.now();
     let mut shop = sh.shop();
     let mut errors = Vec::new();
