@@ -286,6 +286,22 @@ impl PushAdjustment {
 }
 
 impl IntegrationActor {
+    /// Ends a run whose shop call failed (after the client's own retries): nothing to commit.
+    fn fail_on_shop_error(
+        &mut self,
+        ctx: &mut Context<Self>,
+        kind: SyncKind,
+        started_at: DateTime<Utc>,
+        err: &ShoptetError,
+    ) {
+        let end = RunEnd {
+            started_at,
+            failed: Some(FailedRun::from_shop(err)),
+            ..RunEnd::default()
+        };
+        self.finish(ctx, kind, end, Changeset::new());
+    }
+
     /// A run that cannot start (no client): it ends Failed at once, through the normal path.
     pub(super) fn fail_now(
         &mut self,
@@ -1170,12 +1186,7 @@ impl IntegrationActor {
         let supplies = match result {
             Ok(supplies) => supplies,
             Err(err) => {
-                let end = RunEnd {
-                    started_at,
-                    failed: Some(FailedRun::from_shop(&err)),
-                    ..RunEnd::default()
-                };
-                self.finish(ctx, SyncKind::Discrepancies, end, Changeset::new());
+                self.fail_on_shop_error(ctx, SyncKind::Discrepancies, started_at, &err);
                 return;
             }
         };
@@ -1277,12 +1288,7 @@ impl IntegrationActor {
         let read = match result {
             Ok(read) => read,
             Err(err) => {
-                let end = RunEnd {
-                    started_at,
-                    failed: Some(FailedRun::from_shop(&err)),
-                    ..RunEnd::default()
-                };
-                self.finish(ctx, SyncKind::Products, end, Changeset::new());
+                self.fail_on_shop_error(ctx, SyncKind::Products, started_at, &err);
                 return;
             }
         };
@@ -1502,12 +1508,7 @@ impl IntegrationActor {
         let (pricelist, report) = match result {
             Ok(value) => value,
             Err(err) => {
-                let end = RunEnd {
-                    started_at,
-                    failed: Some(FailedRun::from_shop(&err)),
-                    ..RunEnd::default()
-                };
-                self.finish(ctx, SyncKind::Prices, end, Changeset::new());
+                self.fail_on_shop_error(ctx, SyncKind::Prices, started_at, &err);
                 return;
             }
         };
