@@ -36,7 +36,7 @@ fn populate(store: &Store) {
                 .put_error(&error_log(iid, at(n), (n % 2 == 0).then(|| at(n + 1))))
                 .put_price_change(&price_change(iid, &code, at(n)));
         }
-        cs.put_meta(iid, "cursor", &(name, 30u64));
+        cs.put_meta(iid, "cursor", &vec![name.to_owned(), "30".to_owned()]);
     }
     for n in 0..10 {
         cs.put_stock(&stock("main", &format!("SKU-{n}"), "3.5"));
@@ -57,8 +57,8 @@ fn assert_same_content(a: &Store, b: &Store) {
         assert_eq!(x.products, y.products);
         assert_eq!(x.outbox, y.outbox);
         assert_eq!(
-            x.meta.get::<(String, u64)>("cursor").unwrap(),
-            y.meta.get::<(String, u64)>("cursor").unwrap()
+            x.meta.get::<Vec<String>>("cursor").unwrap(),
+            y.meta.get::<Vec<String>>("cursor").unwrap()
         );
         for status in [OrderStatus::Imported, OrderStatus::Shipped] {
             assert_eq!(

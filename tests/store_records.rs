@@ -46,7 +46,13 @@ fn every_record_round_trips_and_survives_a_reopen() {
     let log = sync_log(a, at(5));
     let error = error_log(a, at(6), Some(at(7)));
     let change = price_change(a, "SKU-1", at(8));
-    let cursor = (at(9), "page-3".to_owned(), dec("0.0001"));
+    // A meta value of several fields (time, text, decimal), as the actors keep.
+    let cursor: std::collections::BTreeMap<String, rust_decimal::Decimal> = [
+        ("page-3".to_owned(), dec("0.0001")),
+        (at(9).to_rfc3339(), dec("-1.50")),
+    ]
+    .into_iter()
+    .collect();
 
     {
         let store = Store::open(dir.path()).unwrap();
@@ -80,7 +86,7 @@ fn every_record_round_trips_and_survives_a_reopen() {
     assert_eq!(store.price_history(a, None).unwrap(), vec![change.clone()]);
     assert_eq!(
         store
-            .get_meta::<(chrono::DateTime<chrono::Utc>, String, rust_decimal::Decimal)>(
+            .get_meta::<std::collections::BTreeMap<String, rust_decimal::Decimal>>(
                 a,
                 "order_cursor"
             )

@@ -1,7 +1,13 @@
 //! The one place that turns records into bytes and back: a format-version byte, then bincode 2
 //! (serde API, standard configuration; decoding goes through [`super::any_as_str`] so that
-//! `Decimal` reads back the string it wrote). A future format change is made here and only here: bump
-//! [`CURRENT_VERSION`] and decode the older versions alongside.
+//! `Decimal` reads back the string it wrote).
+//!
+//! Format versions: bincode is not self-describing, so a record type whose shape changes cannot
+//! read its old bytes as the new type. Every stored type implements [`Record`]; a type whose shape
+//! changed since an older version overrides [`Record::decode_older`] and reads that version
+//! through a mirror of its old shape (kept in [`super::legacy`]), then converts. Types whose shape
+//! did not change read older versions as they are (the default). Versions: 1 = the first release;
+//! 2 = the current one (records written since; shapes that changed are listed in `legacy`).
 
 use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 use serde::Serialize;
@@ -12,7 +18,61 @@ use super::any_as_str::Seed;
 use super::keys::{TreeId, describe_key};
 
 /// The format version written in front of every record.
-pub const CURRENT_VERSION: u8 = 1;
+pub const CURRENT_VERSION: u8 = 2;
+
+/// The oldest format version this build still reads.
+pub const OLDEST_VERSION: u8 = 1;
+
+/// A type that is stored as a record. Implement it with [`stored_record!`] for a type whose
+/// shape is unchanged since [`OLDEST_VERSION`]; override [`Record::decode_older`] when it changed.
+pub trait Record: Serialize + DeserializeOwned {
+    /// Decodes the body of a record written in `version` (older than [`CURRENT_VERSION`], at
+    /// least [`OLDEST_VERSION`]). The default reads it as the current shape.
+    fn decode_older(
+        version: u8,
+        body: &[u8],
+    ) -> Result<(Self, usize), bincode::error::DecodeError> {
+        let _ = version;
+        decode_body(body)
+    }
+}
+
+/// Decodes a record body (no version byte) as `T` with the store's configuration; returns the
+/// value and the number of bytes read. For [`Record::decode_older`] implementations.
+pub fn decode_body<T: DeserializeOwned>(
+    body: &[u8],
+) -> Result<(T, usize), bincode::error::DecodeError> {
+    bincode::serde::seed_decode_from_slice(Seed::<T>::new(), body, config())
+}
+
+/// Marks types as stored records whose shape has not changed since [`OLDEST_VERSION`].
+#[macro_export]
+macro_rules! stored_record {
+    ($($ty:ty),+ $(,)?) => {
+        $(impl $crate::store::codec::Record for $ty {})+
+    };
+}
+
+// The records of the fixed trees, and the plain values kept in the meta tree. A meta value of a
+// type of another layer is marked next to that type.
+stored_record!(
+    crate::domain::Integration,
+    crate::domain::Order,
+    crate::domain::Product,
+    crate::domain::StockLevel,
+    crate::domain::OutboxEntry,
+    crate::domain::SyncLog,
+    crate::domain::ErrorLog,
+    crate::domain::PriceChange,
+    u64,
+    i64,
+    String,
+    Vec<String>,
+    Vec<i64>,
+    chrono::DateTime<chrono::Utc>,
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeMap<String, rust_decimal::Decimal>,
+);
 
 /// Upper bound on what decoding one record may allocate. Far above any real record; it stops a
 /// corrupt length prefix from asking for gigabytes.
@@ -43,11 +103,7 @@ pub fn encode<T: Serialize + ?Sized>(
 
 /// Decodes the record stored under `tree`/`key`. Unknown versions, truncation, trailing bytes
 /// and garbage all become a [`StoreError`] naming the record; nothing here panics.
-pub fn decode<T: DeserializeOwned>(
-    tree: TreeId,
-    key: &[u8],
-    bytes: &[u8],
-) -> Result<T, StoreError> {
+pub fn decode<T: Record>(tree: TreeId, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
     let Some((&version, body)) = bytes.split_first() else {
         return Err(StoreError::Corrupt {
             tree: tree.name(),
@@ -55,19 +111,22 @@ pub fn decode<T: DeserializeOwned>(
             reason: "the value is empty".to_owned(),
         });
     };
-    if version != CURRENT_VERSION {
-        return Err(StoreError::UnknownVersion {
-            tree: tree.name(),
-            key: describe_key(tree, key),
-            version,
-        });
-    }
-    let (value, read) = bincode::serde::seed_decode_from_slice(Seed::<T>::new(), body, config())
-        .map_err(|source| StoreError::Decode {
-            tree: tree.name(),
-            key: describe_key(tree, key),
-            source,
-        })?;
+    let decoded = match version {
+        CURRENT_VERSION => decode_body::<T>(body),
+        OLDEST_VERSION..CURRENT_VERSION => T::decode_older(version, body),
+        _ => {
+            return Err(StoreError::UnknownVersion {
+                tree: tree.name(),
+                key: describe_key(tree, key),
+                version,
+            });
+        }
+    };
+    let (value, read) = decoded.map_err(|source| StoreError::Decode {
+        tree: tree.name(),
+        key: describe_key(tree, key),
+        source,
+    })?;
     if read != body.len() {
         return Err(StoreError::Corrupt {
             tree: tree.name(),
@@ -104,6 +163,8 @@ mod tests {
         shapes: Vec<Shape>,
         text: String,
     }
+
+    stored_record!(Sample);
 
     fn decimal(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
@@ -169,6 +230,14 @@ mod tests {
     }
 
     #[test]
+    fn an_older_version_of_an_unchanged_shape_reads_as_the_current_one() {
+        let mut bytes = encode(TreeId::Meta, b"k", &sample()).unwrap();
+        bytes[0] = OLDEST_VERSION;
+        let decoded: Sample = decode(TreeId::Meta, b"k", &bytes).unwrap();
+        assert_eq!(decoded, sample());
+    }
+
+    #[test]
     fn empty_and_trailing_bytes_are_corrupt() {
         let err = decode::<Sample>(TreeId::Meta, b"k", &[]).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
@@ -203,7 +272,7 @@ mod tests {
         assert!(matches!(err, StoreError::Decode { .. }), "{err}");
         let mut bytes = vec![CURRENT_VERSION, 253];
         bytes.extend_from_slice(&((DECODE_LIMIT as u64) * 4).to_le_bytes());
-        assert!(decode::<Vec<Decimal>>(TreeId::Meta, b"k", &bytes).is_err());
+        assert!(decode::<Vec<String>>(TreeId::Meta, b"k", &bytes).is_err());
         assert!(decode::<String>(TreeId::Meta, b"k", &bytes).is_err());
     }
 }

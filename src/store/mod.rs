@@ -12,13 +12,13 @@ pub mod backup;
 mod changeset;
 pub mod codec;
 pub mod keys;
+pub mod legacy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::domain::{
@@ -123,7 +123,7 @@ pub struct MetaValues {
 
 impl MetaValues {
     /// The value stored under `name`, decoded as `T`.
-    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
+    pub fn get<T: codec::Record>(&self, name: &str) -> Result<Option<T>, StoreError> {
         self.values
             .get(name)
             .map(|bytes| {
@@ -507,7 +507,7 @@ impl Store {
     }
 
     /// A named per-integration value.
-    pub fn get_meta<T: DeserializeOwned>(
+    pub fn get_meta<T: codec::Record>(
         &self,
         id: IntegrationId,
         name: &str,
@@ -515,14 +515,14 @@ impl Store {
         self.get(TreeId::Meta, &keys::meta_key(id, name))
     }
 
-    fn get<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>, StoreError> {
+    fn get<T: codec::Record>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>, StoreError> {
         self.tree(tree)
             .get(key)?
             .map(|value| codec::decode(tree, key, &value))
             .transpose()
     }
 
-    fn decode_prefix<T: DeserializeOwned>(
+    fn decode_prefix<T: codec::Record>(
         &self,
         tree: TreeId,
         prefix: &[u8],
@@ -687,7 +687,8 @@ impl Store {
         for entry in self.tree(TreeId::Meta).iter() {
             let (key, value) = entry?;
             match value.first() {
-                Some(&codec::CURRENT_VERSION) => {}
+                Some(version)
+                    if (codec::OLDEST_VERSION..=codec::CURRENT_VERSION).contains(version) => {}
                 Some(&version) => {
                     return Err(StoreError::UnknownVersion {
                         tree: TreeId::Meta.name(),
@@ -708,7 +709,7 @@ impl Store {
         Ok(report)
     }
 
-    fn check_tree<T: DeserializeOwned>(
+    fn check_tree<T: codec::Record>(
         &self,
         tree: TreeId,
         key_of: impl Fn(&T) -> Vec<u8>,

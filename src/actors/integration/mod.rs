@@ -85,6 +85,8 @@ pub(crate) struct OrderRetry {
     pub dismissed: bool,
 }
 
+crate::stored_record!(std::collections::BTreeMap<String, OrderRetry>);
+
 /// Per-kind run and schedule state.
 #[derive(Default)]
 struct KindState {
