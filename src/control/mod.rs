@@ -6,6 +6,8 @@
 
 pub mod cli;
 pub mod client;
+pub mod floor_cli;
+mod floor_render;
 pub mod protocol;
 pub mod render;
 pub mod server;
