@@ -14,7 +14,7 @@ use std::time::Duration;
 use actors_support::*;
 use shoptet_sync::actors::SyncKind;
 use shoptet_sync::actors::messages::OrderListQuery;
-use shoptet_sync::sim::{ItemSpec, OrderEditSpec, OrderSpec, SimConfig, STATUS_CANCELLED};
+use shoptet_sync::sim::{ItemSpec, OrderEditSpec, OrderSpec, STATUS_CANCELLED, SimConfig};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 const DETAIL: &str = "GET /api/orders/{code}";
@@ -92,7 +92,10 @@ async fn unchanged_orders_are_not_read_again_by_the_next_run() {
             .sync("shop", SyncKind::Orders, true)
             .await
             .unwrap();
-        assert!(sim.counters().requests(FEED) >= 1, "run {run} read the feed");
+        assert!(
+            sim.counters().requests(FEED) >= 1,
+            "run {run} read the feed"
+        );
         assert_eq!(
             sim.counters().requests(DETAIL),
             0,
@@ -115,7 +118,11 @@ async fn unchanged_orders_are_not_read_again_by_the_next_run() {
         .sync("shop", SyncKind::Orders, true)
         .await
         .unwrap();
-    assert_eq!(sim.counters().requests(DETAIL), 1, "the edited order is read");
+    assert_eq!(
+        sim.counters().requests(DETAIL),
+        1,
+        "the edited order is read"
+    );
     let order = env.daemon.get_order("shop", &placed[0]).await.unwrap();
     assert_eq!(order.customer_email.as_deref(), Some("changed@example.com"));
     sim.reset_counters();
