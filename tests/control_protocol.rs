@@ -43,7 +43,7 @@ fn every_request() -> Vec<Request> {
             low_stock_threshold: Some(Decimal::new(5, 0)),
         }),
         Request::IntegrationGet { name: n() },
-        Request::IntegrationList {},
+        Request::IntegrationList { status: None },
         Request::IntegrationUpdate(IntegrationPatch {
             name: n(),
             sync_interval_minutes: Some(30),
@@ -174,6 +174,20 @@ fn every_request() -> Vec<Request> {
             integration: n(),
             code: "SKU-1".into(),
         },
+        Request::OrderAcknowledge {
+            integration: n(),
+            code: c(),
+            note: Some("goods back on the shelf".into()),
+        },
+        Request::OrderDeliver {
+            integration: n(),
+            code: c(),
+        },
+        Request::StockTakes { integration: n() },
+        Request::SyncStockCheck {
+            integration: n(),
+            force: true,
+        },
         Request::OutboxList {
             integration: n(),
             state: Some(OutboxState::DeadLetter),
@@ -204,7 +218,7 @@ fn exhaustive_request(request: &Request) {
     match request {
         Request::IntegrationCreate(_)
         | Request::IntegrationGet { .. }
-        | Request::IntegrationList {}
+        | Request::IntegrationList { .. }
         | Request::IntegrationUpdate(_)
         | Request::IntegrationDelete { .. }
         | Request::IntegrationActivate { .. }
@@ -233,6 +247,10 @@ fn exhaustive_request(request: &Request) {
         | Request::ErrorResolve { .. }
         | Request::ErrorSeverity { .. }
         | Request::ProductHistory { .. }
+        | Request::OrderAcknowledge { .. }
+        | Request::OrderDeliver { .. }
+        | Request::StockTakes { .. }
+        | Request::SyncStockCheck { .. }
         | Request::OutboxList { .. }
         | Request::OutboxRetry { .. }
         | Request::OutboxDrop { .. }
@@ -282,6 +300,7 @@ fn reads_are_not_mutating_and_writes_are() {
             || op == "order.pick_list"
             || op == "sync.history"
             || op == "product.history"
+            || op == "stock.takes"
             || op == "daemon.status";
         assert_eq!(request.is_mutating(), !read_only, "{op}");
     }
@@ -370,7 +389,7 @@ fn args_may_be_omitted_for_operations_without_arguments() {
     assert_eq!(parsed.request, Request::DaemonStatus {});
     let parsed =
         parse_request_line(br#"{"v":1,"id":"x","op":"integration.list","args":null}"#).unwrap();
-    assert_eq!(parsed.request, Request::IntegrationList {});
+    assert_eq!(parsed.request, Request::IntegrationList { status: None });
     // Defaults of list queries.
     let parsed =
         parse_request_line(br#"{"v":1,"id":1,"op":"orders.list","args":{"integration":"demo"}}"#)
@@ -735,6 +754,12 @@ fn every_response() -> Vec<Response> {
             source: "ctl:alice".into(),
             pushed_at: None,
         }]),
+        Response::StockTakes(vec![StockTake {
+            code: "SKU-1".into(),
+            ours: Decimal::new(5, 0),
+            shop: Decimal::new(3, 0),
+            since: t(3),
+        }]),
         Response::Outbox(vec![outbox_entry()]),
         Response::OutboxChange(OutboxChange {
             affected: 1,
@@ -783,6 +808,7 @@ fn exhaustive_response(response: &Response) -> &'static str {
         Response::Errors(_) => "errors",
         Response::Error(_) => "error",
         Response::PriceHistory(_) => "price_history",
+        Response::StockTakes(_) => "stock_takes",
         Response::Outbox(_) => "outbox",
         Response::OutboxChange(_) => "outbox_change",
         Response::Health(_) => "health",

@@ -169,7 +169,11 @@ async fn round_trip_through_the_socket_never_returns_the_token() {
     assert!(!created.to_string().contains(TOKEN));
 
     let mut client = server.client().await;
-    match client.call(Request::IntegrationList {}).await.unwrap() {
+    match client
+        .call(Request::IntegrationList { status: None })
+        .await
+        .unwrap()
+    {
         Response::Integrations(list) => {
             assert_eq!(list.len(), 1);
             assert_eq!(list[0].name, "demo");
@@ -682,7 +686,10 @@ async fn state_changes_can_be_limited_to_admins() {
         c.access.admin_uids = [own_uid.wrapping_add(1)].into();
     });
     let mut client = server.client().await;
-    client.call(Request::IntegrationList {}).await.unwrap();
+    client
+        .call(Request::IntegrationList { status: None })
+        .await
+        .unwrap();
     let refused = client.call(create_demo()).await.unwrap_err();
     let ClientError::Refused(error) = refused else {
         panic!("unexpected {refused}")

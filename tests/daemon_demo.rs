@@ -37,6 +37,16 @@ async fn demo_syncs_real_orders_and_stops_cleanly() {
     let mut demo = Daemon::start(&["--demo"], cwd.path(), &[], &logs);
     demo.wait_ready(&socket, Duration::from_secs(60)).await;
     let first = imported(&socket, 1).await;
+    // A clean start warns about nothing: the demo's first forced orders sync joins the one
+    // activation started instead of failing as "already running".
+    demo.wait_log("demo: first orders sync", Duration::from_secs(60))
+        .await;
+    let log = demo.stderr();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("already running"))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
     let banner = demo.stdout();
     assert!(
         banner.contains(&format!("shoptetctl --socket {}", socket.display())),

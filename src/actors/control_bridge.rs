@@ -36,7 +36,7 @@ impl From<ActorError> for ControlError {
     }
 }
 
-fn sync_result(report: SyncReport) -> proto::SyncResult {
+pub(super) fn sync_result(report: SyncReport) -> proto::SyncResult {
     proto::SyncResult {
         sync_type: report.sync_type,
         status: report.status,
@@ -102,10 +102,11 @@ impl Daemon {
                 view(&self.create_integration(spec).await?)
             }
             Request::IntegrationGet { name } => view(&self.get_integration(name).await?),
-            Request::IntegrationList {} => Response::Integrations(
+            Request::IntegrationList { status } => Response::Integrations(
                 self.list_integrations()
                     .await?
                     .iter()
+                    .filter(|i| status.is_none_or(|s| i.status == s))
                     .map(IntegrationView::from)
                     .collect(),
             ),
@@ -294,14 +295,23 @@ impl Daemon {
                 integration,
                 code,
                 quantity,
-            } => Response::Stock(self.set_stock(integration, &code, quantity).await?),
+            } => {
+                let level = self
+                    .set_stock(integration.as_str(), &code, quantity)
+                    .await?;
+                self.stock_counted(integration, vec![level.product_code.clone()])
+                    .await?;
+                Response::Stock(level)
+            }
             Request::StockBulkSet { integration, items } => {
+                let codes: Vec<String> = items.iter().map(|i| i.code.trim().to_owned()).collect();
                 let result = self
                     .bulk_set_stock(
-                        integration,
+                        integration.as_str(),
                         items.into_iter().map(|i| (i.code, i.quantity)).collect(),
                     )
                     .await?;
+                self.stock_counted(integration, codes).await?;
                 Response::StockBulk(proto::StockBulkResult {
                     warehouse_code: result.warehouse_code,
                     updated: result.updated,
@@ -379,9 +389,12 @@ impl Daemon {
                 let bytes = self.backup(Path::new(&path)).await?;
                 Response::Backup(proto::BackupResult { path, bytes })
             }
-            floor @ (Request::ErrorSeverity { .. } | Request::ProductHistory { .. }) => {
-                self.serve_floor(caller, floor).await?
-            }
+            floor @ (Request::ErrorSeverity { .. }
+            | Request::ProductHistory { .. }
+            | Request::OrderAcknowledge { .. }
+            | Request::OrderDeliver { .. }
+            | Request::StockTakes { .. }
+            | Request::SyncStockCheck { .. }) => self.serve_floor(caller, floor).await?,
         })
     }
 }

@@ -137,6 +137,23 @@ impl Supervisor {
             || self.restarting.iter().any(|(id, (n, _))| taken(id, n))
     }
 
+    /// Refuses an e-shop URL that already backs another integration (compared normalised:
+    /// every order would otherwise be imported twice).
+    fn refuse_taken_url(&self, url: &str, except: Option<IntegrationId>) -> Result<(), ActorError> {
+        let wanted = crate::domain::integration::normalized_shop_url(url);
+        let other = self.store.integrations()?.into_iter().find(|i| {
+            Some(i.id) != except
+                && crate::domain::integration::normalized_shop_url(&i.eshop_url) == wanted
+        });
+        match other {
+            Some(other) => Err(ActorError::Conflict(format!(
+                "the e-shop {} already backs integration '{}' (one shop cannot back two integrations: its orders would be imported twice)",
+                other.eshop_url, other.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn resolve(&self, reference: &IntegrationRef) -> Result<Resolved, ActorError> {
         let id = self
             .find(reference)
@@ -327,6 +344,7 @@ impl Handler<CreateIntegration> for Supervisor {
                     integration.name
                 )));
             }
+            self.refuse_taken_url(&integration.eshop_url, None)?;
             if let Some(url) = &spec.api_base_url {
                 integration.set_api_base_url(url, now)?;
             }
@@ -441,6 +459,11 @@ impl Handler<UpdateIntegrationVia> for Supervisor {
                 "an integration named '{}' already exists",
                 name.trim()
             ))));
+        }
+        if let Some(url) = &update.eshop_url
+            && let Err(err) = self.refuse_taken_url(url, Some(resolved.id))
+        {
+            return Box::pin(fut::err(err));
         }
         let id = resolved.id;
         Box::pin(

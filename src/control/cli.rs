@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::client::{ClientError, ControlClient, DEFAULT_CONNECT_TIMEOUT};
-use super::floor_cli::SeverityArg;
+use super::floor_cli::{IntegrationStatusArg, SeverityArg};
 use super::protocol::{
     ConflictResolution, ControlError, CredentialsInput, CredentialsKind, DEFAULT_PAGE_SIZE,
     IntegrationPatch, MAX_BULK_ITEMS, NewIntegration, OrderQuery, OrderSortKey, ProductQuery,
@@ -236,8 +236,11 @@ pub enum IntegrationCommand {
     },
     /// Show one integration.
     Get { name: String },
-    /// List all integrations.
-    List,
+    /// List integrations (all, or those of one status) with their e-shop URLs.
+    List {
+        #[arg(long, value_enum)]
+        status: Option<IntegrationStatusArg>,
+    },
     /// Change settings; only the given options change.
     Update {
         /// Integration name.
@@ -284,6 +287,9 @@ pub enum SyncCommand {
     Prices(SyncArgs),
     /// All of the above.
     Full(SyncArgs),
+    /// Read the shop's stock back and compare it with ours (discrepancies go on the
+    /// stock-take list).
+    StockCheck(SyncArgs),
     /// Past syncs.
     History {
         /// Integration name.
@@ -427,13 +433,23 @@ pub enum OrderCommand {
         code: String,
         note: String,
     },
-    /// Settle an order the shop changed after import.
+    /// Settle an order flagged for review: a content conflict (--accept-shop / --keep-ours)
+    /// or any other review flag (--acknowledge; you and the time are recorded).
     Resolve {
         /// Integration name.
         integration: String,
         code: String,
         #[command(flatten)]
         choice: ResolveChoice,
+        /// With --acknowledge: what was found or done (kept in the order's notes).
+        #[arg(long, requires = "acknowledge")]
+        note: Option<String>,
+    },
+    /// Record that a shipped order was delivered.
+    Deliver {
+        /// Integration name.
+        integration: String,
+        code: String,
     },
     /// Quantities to pick per product code over a picking session's orders.
     PickList {
@@ -453,6 +469,10 @@ pub struct ResolveChoice {
     /// Keep our version and push our status back.
     #[arg(long)]
     pub keep_ours: bool,
+    /// Clear a review flag that is not a content conflict (cancelled while picking, completed
+    /// in the shop before it shipped, re-opened after a cancel, cancelled after shipping).
+    #[arg(long)]
+    pub acknowledge: bool,
 }
 
 /// `products …`
@@ -518,6 +538,11 @@ pub enum StockCommand {
         integration: String,
         code: String,
         quantity: Decimal,
+    },
+    /// Codes to count: their shop figure disagreed with ours (a `stock set` clears a code).
+    Takes {
+        /// Integration name.
+        integration: String,
     },
     /// Set many codes from a CSV file with the header `code,quantity` (`-` reads stdin).
     Import {
@@ -822,6 +847,10 @@ pub fn plan(command: &Command, stdin: &mut dyn Read) -> Result<Plan, UsageError>
                 integration: a.integration.clone(),
                 force: a.force,
             },
+            SyncCommand::StockCheck(a) => Request::SyncStockCheck {
+                integration: a.integration.clone(),
+                force: a.force,
+            },
             SyncCommand::History { integration, days } => Request::SyncHistory {
                 integration: integration.clone(),
                 days: *days,
@@ -900,6 +929,9 @@ pub fn plan(command: &Command, stdin: &mut dyn Read) -> Result<Plan, UsageError>
             integration: integration.clone(),
             code: code.clone(),
             quantity: *quantity,
+        },
+        Command::Stock(StockCommand::Takes { integration }) => Request::StockTakes {
+            integration: integration.clone(),
         },
         Command::Stock(StockCommand::Import {
             integration,
@@ -1013,7 +1045,9 @@ fn integration_request(
             low_stock_threshold: settings.low_stock,
         }),
         IntegrationCommand::Get { name } => Request::IntegrationGet { name: name.clone() },
-        IntegrationCommand::List => Request::IntegrationList {},
+        IntegrationCommand::List { status } => Request::IntegrationList {
+            status: status.map(Into::into),
+        },
         IntegrationCommand::Update {
             name,
             rename,
@@ -1120,6 +1154,21 @@ fn order_request(command: &OrderCommand) -> Request {
             integration,
             code,
             choice,
+            note,
+        } if choice.acknowledge => Request::OrderAcknowledge {
+            integration: integration.clone(),
+            code: code.clone(),
+            note: note.clone(),
+        },
+        OrderCommand::Deliver { integration, code } => Request::OrderDeliver {
+            integration: integration.clone(),
+            code: code.clone(),
+        },
+        OrderCommand::Resolve {
+            integration,
+            code,
+            choice,
+            ..
         } => Request::OrderResolve {
             integration: integration.clone(),
             code: code.clone(),

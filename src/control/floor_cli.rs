@@ -3,7 +3,7 @@
 
 use clap::ValueEnum;
 
-use crate::domain::ErrorSeverity;
+use crate::domain::{ErrorSeverity, IntegrationStatus};
 
 /// Error severities as typed on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -21,6 +21,26 @@ impl From<SeverityArg> for ErrorSeverity {
             SeverityArg::Medium => ErrorSeverity::Medium,
             SeverityArg::High => ErrorSeverity::High,
             SeverityArg::Critical => ErrorSeverity::Critical,
+        }
+    }
+}
+
+/// Integration statuses as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IntegrationStatusArg {
+    Inactive,
+    Active,
+    Error,
+    Suspended,
+}
+
+impl From<IntegrationStatusArg> for IntegrationStatus {
+    fn from(status: IntegrationStatusArg) -> Self {
+        match status {
+            IntegrationStatusArg::Inactive => IntegrationStatus::Inactive,
+            IntegrationStatusArg::Active => IntegrationStatus::Active,
+            IntegrationStatusArg::Error => IntegrationStatus::Error,
+            IntegrationStatusArg::Suspended => IntegrationStatus::Suspended,
         }
     }
 }

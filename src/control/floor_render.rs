@@ -1,7 +1,7 @@
 //! Human output of the warehouse-floor operations (price history, …), beside [`super::render`].
 
 use super::render::{Table, time};
-use crate::domain::PriceChange;
+use crate::domain::{PriceChange, StockTake};
 
 /// `product.history`: one row per change, oldest first.
 pub(super) fn price_history(changes: &[PriceChange]) -> String {
@@ -22,6 +22,23 @@ pub(super) fn price_history(changes: &[PriceChange]) -> String {
                 .as_ref()
                 .map(time)
                 .unwrap_or_else(|| "pending".to_owned()),
+        ]);
+    }
+    table.render()
+}
+
+/// `stock.takes`: the codes to count.
+pub(super) fn stock_takes(takes: &[StockTake]) -> String {
+    if takes.is_empty() {
+        return "nothing to count\n".to_owned();
+    }
+    let mut table = Table::new(&["CODE", "OURS", "SHOP", "SINCE"]).right_align(&[1, 2]);
+    for take in takes {
+        table.row(vec![
+            take.code.clone(),
+            take.ours.normalize().to_string(),
+            take.shop.normalize().to_string(),
+            time(&take.since),
         ]);
     }
     table.render()

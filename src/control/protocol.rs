@@ -20,7 +20,7 @@ pub use crate::domain::{
 use crate::domain::{
     Credentials, DomainError, ErrorLog, ErrorSeverity, HealthStatus, Integration, IntegrationId,
     IntegrationStatus, Money, Order, OrderStatus, OutboxEntry, OutboxState, PriceChange, Product,
-    Secret, StatusMapping, StockLevel, SyncLog, SyncStatus, SyncType,
+    Secret, StatusMapping, StockLevel, StockTake, SyncLog, SyncStatus, SyncType,
 };
 
 /// The protocol version this build speaks; requests with another `v` are refused.
@@ -592,8 +592,12 @@ pub enum Request {
     IntegrationCreate(NewIntegration),
     #[serde(rename = "integration.get")]
     IntegrationGet { name: String },
+    /// Every integration, or those of one status.
     #[serde(rename = "integration.list")]
-    IntegrationList {},
+    IntegrationList {
+        #[serde(default)]
+        status: Option<IntegrationStatus>,
+    },
     #[serde(rename = "integration.update")]
     IntegrationUpdate(IntegrationPatch),
     #[serde(rename = "integration.delete")]
@@ -738,6 +742,29 @@ pub enum Request {
         id: Uuid,
         resolution: String,
     },
+    /// Clear a review flag that is not a content conflict (cancelled while picking, completed
+    /// in the shop before it shipped, re-opened after a cancel, cancelled after shipping); the
+    /// order's notes record the caller and the time.
+    #[serde(rename = "order.acknowledge")]
+    OrderAcknowledge {
+        integration: String,
+        code: String,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Record delivery of a shipped order.
+    #[serde(rename = "order.deliver")]
+    OrderDeliver { integration: String, code: String },
+    /// Codes to count: their shop figure disagreed with ours at a stock check.
+    #[serde(rename = "stock.takes")]
+    StockTakes { integration: String },
+    /// Read the shop's stock back now and compare it with what was pushed.
+    #[serde(rename = "sync.stock_check")]
+    SyncStockCheck {
+        integration: String,
+        #[serde(default)]
+        force: bool,
+    },
     /// Change how urgent one logged error is.
     #[serde(rename = "errors.severity")]
     ErrorSeverity {
@@ -818,6 +845,10 @@ impl Request {
         "errors.resolve",
         "errors.severity",
         "product.history",
+        "order.acknowledge",
+        "order.deliver",
+        "stock.takes",
+        "sync.stock_check",
         "outbox.list",
         "outbox.retry",
         "outbox.drop",
@@ -833,7 +864,7 @@ impl Request {
         match self {
             Self::IntegrationCreate(_) => "integration.create",
             Self::IntegrationGet { .. } => "integration.get",
-            Self::IntegrationList {} => "integration.list",
+            Self::IntegrationList { .. } => "integration.list",
             Self::IntegrationUpdate(_) => "integration.update",
             Self::IntegrationDelete { .. } => "integration.delete",
             Self::IntegrationActivate { .. } => "integration.activate",
@@ -862,6 +893,10 @@ impl Request {
             Self::ErrorResolve { .. } => "errors.resolve",
             Self::ErrorSeverity { .. } => "errors.severity",
             Self::ProductHistory { .. } => "product.history",
+            Self::OrderAcknowledge { .. } => "order.acknowledge",
+            Self::OrderDeliver { .. } => "order.deliver",
+            Self::StockTakes { .. } => "stock.takes",
+            Self::SyncStockCheck { .. } => "sync.stock_check",
             Self::OutboxList { .. } => "outbox.list",
             Self::OutboxRetry { .. } => "outbox.retry",
             Self::OutboxDrop { .. } => "outbox.drop",
@@ -879,7 +914,7 @@ impl Request {
         !matches!(
             self,
             Self::IntegrationGet { .. }
-                | Self::IntegrationList {}
+                | Self::IntegrationList { .. }
                 | Self::OrdersList(_)
                 | Self::OrderGet { .. }
                 | Self::PickList { .. }
@@ -887,6 +922,7 @@ impl Request {
                 | Self::SyncHistory { .. }
                 | Self::ErrorsList { .. }
                 | Self::ProductHistory { .. }
+                | Self::StockTakes { .. }
                 | Self::OutboxList { .. }
                 | Self::Health { .. }
                 | Self::FulfillmentReport { .. }
@@ -907,6 +943,7 @@ impl Request {
                 | Self::SyncPrices { .. }
                 | Self::SyncFull { .. }
                 | Self::IntegrationActivate { .. }
+                | Self::SyncStockCheck { .. }
                 | Self::Backup { .. }
         )
     }
@@ -945,13 +982,17 @@ impl Request {
             | Self::ErrorResolve { integration, .. }
             | Self::ErrorSeverity { integration, .. }
             | Self::ProductHistory { integration, .. }
+            | Self::OrderAcknowledge { integration, .. }
+            | Self::OrderDeliver { integration, .. }
+            | Self::StockTakes { integration }
+            | Self::SyncStockCheck { integration, .. }
             | Self::OutboxList { integration, .. }
             | Self::OutboxRetry { integration, .. }
             | Self::OutboxDrop { integration, .. }
             | Self::Health { integration }
             | Self::FulfillmentReport { integration, .. }
             | Self::InventoryReport { integration } => Some(integration),
-            Self::IntegrationList {} | Self::DaemonStatus {} | Self::Backup { .. } => None,
+            Self::IntegrationList { .. } | Self::DaemonStatus {} | Self::Backup { .. } => None,
         }
     }
 
@@ -990,7 +1031,9 @@ impl Request {
             Self::OrderGet { code, .. }
             | Self::OrderProcess { code, .. }
             | Self::OrderShip { code, .. }
-            | Self::OrderResolve { code, .. } => non_empty("order code", code)?,
+            | Self::OrderResolve { code, .. }
+            | Self::OrderAcknowledge { code, .. }
+            | Self::OrderDeliver { code, .. } => non_empty("order code", code)?,
             Self::OrderCancel { code, reason, .. } => {
                 non_empty("order code", code)?;
                 non_empty("reason", reason)?;
@@ -1334,6 +1377,8 @@ pub enum Response {
     Error(ErrorLog),
     /// `product.history`: price changes, oldest first.
     PriceHistory(Vec<PriceChange>),
+    /// `stock.takes`: codes to count, by code.
+    StockTakes(Vec<StockTake>),
     /// `outbox.list`, in send order.
     Outbox(Vec<OutboxEntry>),
     /// `outbox.retry|drop`.

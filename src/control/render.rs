@@ -291,6 +291,7 @@ pub fn render(response: &Response) -> String {
             ),
         },
         Response::PriceHistory(changes) => super::floor_render::price_history(changes),
+        Response::StockTakes(takes) => super::floor_render::stock_takes(takes),
         Response::Outbox(entries) => outbox_table(entries),
         Response::OutboxChange(change) => {
             format!(

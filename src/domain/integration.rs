@@ -276,6 +276,29 @@ fn embeds_credentials(value: &str) -> bool {
     authority.contains('@')
 }
 
+/// The e-shop URL in the form two URLs of the same shop share: without scheme, `www.`, port
+/// 443/80, trailing slashes, and in lower case. One shop must not back two integrations (every
+/// order would be imported twice).
+pub fn normalized_shop_url(url: &str) -> String {
+    let url = url.trim().to_lowercase();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(&url);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    let host = host
+        .strip_suffix(":443")
+        .or_else(|| host.strip_suffix(":80"))
+        .unwrap_or(host);
+    let path = path.trim_end_matches('/');
+    if path.is_empty() {
+        host.to_owned()
+    } else {
+        format!("{host}/{path}")
+    }
+}
+
 impl Integration {
     /// A new, inactive integration with the documented defaults.
     ///
@@ -541,6 +564,31 @@ impl Integration {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shop_urls_compare_without_scheme_case_www_port_or_slash() {
+        let same = [
+            "https://shop.example.cz",
+            "http://SHOP.example.cz/",
+            "https://www.shop.example.cz//",
+            "https://shop.example.cz:443",
+        ];
+        for url in same {
+            assert_eq!(normalized_shop_url(url), "shop.example.cz", "{url}");
+        }
+        assert_ne!(
+            normalized_shop_url("https://shop.example.cz"),
+            normalized_shop_url("https://shop.example.sk")
+        );
+        assert_eq!(
+            normalized_shop_url("https://host.example/shop-a/"),
+            "host.example/shop-a"
+        );
+        assert_ne!(
+            normalized_shop_url("https://host.example/shop-a"),
+            normalized_shop_url("https://host.example/shop-b")
+        );
+    }
+
     use super::*;
     use crate::domain::log::ErrorSeverity;
     use crate::domain::testutil::{dec, t0};

@@ -18,6 +18,7 @@ pub mod price;
 pub mod product;
 pub mod report;
 pub mod stock;
+pub mod stock_take;
 
 pub use feed::ReadMark;
 pub use integration::{
@@ -34,6 +35,7 @@ pub use price::PriceChange;
 pub use product::{Product, ShopProductUpdate};
 pub use report::{FulfillmentReport, HealthReport, InventoryReport};
 pub use stock::StockLevel;
+pub use stock_take::{StockTake, StockTakes};
 
 /// A business rule was broken. The message is shown to operators as-is, so it
 /// says what was refused and why, and never contains a secret.
@@ -71,7 +73,9 @@ pub enum DomainError {
         hint: &'static str,
     },
     /// `resolve_conflict` was called on an order without a conflicting shop version.
-    #[error("order {order_code} has no conflicting shop version to resolve")]
+    #[error(
+        "order {order_code} has no conflicting shop version to resolve (another review flag is cleared with --acknowledge)"
+    )]
     NoConflict {
         /// The shop's order code.
         order_code: String,

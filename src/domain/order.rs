@@ -733,11 +733,14 @@ impl Order {
         Ok(())
     }
 
-    /// Clears a review flag that is not a content conflict (e.g. cancelled while
-    /// picking, once the goods are back on the shelf).
+    /// Clears a review flag that is not a content conflict (cancelled while picking, completed
+    /// in the shop before it shipped, re-opened after a cancel, cancelled after shipping). The
+    /// notes record which flag was acknowledged, by whom and when, with the optional note.
+    /// The status stays: the flag asked a person to look, not to change the order.
     pub fn acknowledge_review(
         &mut self,
-        note: &str,
+        by: &str,
+        note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         if self.pending_shop_version.is_some() {
@@ -746,15 +749,20 @@ impl Order {
                 self.code
             )));
         }
-        if self.review_reason.is_none() {
+        let Some(reason) = self.review_reason.clone() else {
             return Err(DomainError::InvalidState(format!(
                 "order {} is not flagged for review",
                 self.code
             )));
-        }
-        let note = required_text("note", note)?;
+        };
+        let by = required_text("acknowledged by", by)?;
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
         self.clear_review();
-        self.push_note(&format!("{}: review done: {note}", now.to_rfc3339()));
+        self.push_note(&format!(
+            "{}: review \"{reason}\" acknowledged by {by}{}",
+            now.to_rfc3339(),
+            note.map(|n| format!(": {n}")).unwrap_or_default()
+        ));
         Ok(())
     }
 
@@ -1423,10 +1431,18 @@ pub(crate) mod tests {
             p.review_reason.as_deref(),
             Some(CANCELLED_WHILE_PICKING_REASON)
         );
-        assert!(p.acknowledge_review("", later(3)).is_err());
-        p.acknowledge_review("goods back on shelf", later(3))
+        assert!(p.acknowledge_review(" ", None, later(3)).is_err());
+        p.acknowledge_review("alice (uid 1000)", Some("goods back on shelf"), later(3))
             .unwrap();
         assert!(!p.needs_review());
+        let notes = p.notes.clone().unwrap_or_default();
+        assert!(
+            notes.contains(&format!(
+                "review \"{CANCELLED_WHILE_PICKING_REASON}\" acknowledged by alice (uid 1000): goods back on shelf"
+            )),
+            "{notes}"
+        );
+        assert!(notes.contains(&later(3).to_rfc3339()), "{notes}");
         assert_eq!(p.status, OrderStatus::Cancelled);
 
         let mut s = imported(&incoming("3"));
@@ -1489,11 +1505,11 @@ pub(crate) mod tests {
     fn acknowledge_review_refuses_conflicts_and_unflagged_orders() {
         let inc = incoming("1");
         let mut o = imported(&inc);
-        assert!(o.acknowledge_review("ok", t0()).is_err());
+        assert!(o.acknowledge_review("ok", None, t0()).is_err());
         let mut v2 = inc.clone();
         v2.items[0].quantity = dec("4");
         let mut c = assert_conflict(&o, v2);
-        assert!(c.acknowledge_review("ok", t0()).is_err());
+        assert!(c.acknowledge_review("ok", None, t0()).is_err());
         o.add_note("x").unwrap();
     }
 
@@ -1615,7 +1631,7 @@ pub(crate) mod tests {
         assert!(o.flag_reopened_in_shop(t0()));
         assert_eq!(o.status, OrderStatus::Cancelled);
         assert_eq!(o.review_reason.as_deref(), Some(REOPENED_IN_SHOP_REASON));
-        o.acknowledge_review("checked", t0()).unwrap();
+        o.acknowledge_review("bob", None, t0()).unwrap();
         assert_eq!(o.status, OrderStatus::Cancelled);
     }
 }

@@ -88,7 +88,7 @@ impl MemoryHandler {
             Request::IntegrationGet { name } => Ok(Response::Integration(IntegrationView::from(
                 &self.integration(&name)?,
             ))),
-            Request::IntegrationList {} => Ok(Response::Integrations(
+            Request::IntegrationList { .. } => Ok(Response::Integrations(
                 self.state
                     .lock()
                     .unwrap()

@@ -74,7 +74,7 @@ impl IntegrationActor {
     }
 
     /// Applies an order step to a copy, stores it with its pushes, and commits.
-    fn order_step<F>(&mut self, code: &str, step: F) -> Reply<Order>
+    pub(super) fn order_step<F>(&mut self, code: &str, step: F) -> Reply<Order>
     where
         F: FnOnce(&mut Order) -> Result<(), DomainError>,
     {

@@ -1,11 +1,12 @@
 //! Handlers of the warehouse-floor and seed-scenario operations (see [`crate::actors::floor`]).
 
 use actix::prelude::*;
+use chrono::Utc;
 
-use super::IntegrationActor;
+use super::{IntegrationActor, meta};
 use crate::actors::ActorError;
 use crate::actors::floor::*;
-use crate::domain::ErrorLog;
+use crate::domain::{ErrorLog, Order, StockTake};
 use crate::store::Changeset;
 
 type Reply<T> = AtomicResponse<IntegrationActor, Result<T, ActorError>>;
@@ -47,5 +48,41 @@ impl Handler<SetErrorSeverity> for IntegrationActor {
         let mut changeset = Changeset::new();
         changeset.put_error(&error);
         self.commit_reply(changeset, error)
+    }
+}
+
+impl Handler<AcknowledgeReview> for IntegrationActor {
+    type Result = Reply<Order>;
+    fn handle(&mut self, msg: AcknowledgeReview, _ctx: &mut Self::Context) -> Self::Result {
+        self.order_step(&msg.code, |order| {
+            order.acknowledge_review(&msg.by, msg.note.as_deref(), Utc::now())
+        })
+    }
+}
+
+impl Handler<DeliverOrder> for IntegrationActor {
+    type Result = Reply<Order>;
+    fn handle(&mut self, msg: DeliverOrder, _ctx: &mut Self::Context) -> Self::Result {
+        self.order_step(&msg.code, |order| order.mark_delivered(Utc::now()))
+    }
+}
+
+impl Handler<GetStockTakes> for IntegrationActor {
+    type Result = Result<Vec<StockTake>, ActorError>;
+    fn handle(&mut self, _msg: GetStockTakes, _ctx: &mut Self::Context) -> Self::Result {
+        Ok(self.sync.stock_takes.values().cloned().collect())
+    }
+}
+
+impl Handler<StockCounted> for IntegrationActor {
+    type Result = Reply<()>;
+    fn handle(&mut self, msg: StockCounted, _ctx: &mut Self::Context) -> Self::Result {
+        let codes = msg.codes.iter().map(String::as_str);
+        if !crate::domain::stock_take::counted(&mut self.sync.stock_takes, codes) {
+            return AtomicResponse::new(Box::pin(fut::ok(())));
+        }
+        let mut changeset = Changeset::new();
+        changeset.put_meta(self.id, meta::STOCK_TAKES, &self.sync.stock_takes);
+        self.commit_reply(changeset, ())
     }
 }

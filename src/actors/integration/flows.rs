@@ -1163,11 +1163,20 @@ impl IntegrationActor {
             changeset.put_error(&ErrorLog::inventory_discrepancy(
                 self.id, &code, expected, found, now,
             ));
+            // Someone should count it: the code goes on the stock-take list.
+            crate::domain::stock_take::note_discrepancy(
+                &mut self.sync.stock_takes,
+                &code,
+                expected,
+                found,
+                now,
+            );
             // Forget the acknowledged figure: the next push sends it again.
             self.sync.pushed.remove(&code);
         }
         if found_any > 0 {
             changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
+            changeset.put_meta(self.id, meta::STOCK_TAKES, &self.sync.stock_takes);
             self.kinds.entry(SyncKind::Inventory).or_default().pending = true;
         }
         let end = RunEnd {

@@ -56,6 +56,8 @@ pub(crate) mod meta {
     pub const PRICELIST: &str = "shop.pricelist";
     /// Next outbox sequence number.
     pub const OUTBOX_SEQ: &str = "outbox.next_seq";
+    /// Codes whose shop figure disagreed with ours, waiting for a count (code → stock take).
+    pub const STOCK_TAKES: &str = "inventory.stock_takes";
 }
 
 /// The sync state persisted as meta values.
@@ -68,6 +70,7 @@ pub(crate) struct SyncState {
     pub price_queue: BTreeSet<String>,
     pub claim_resolving: Vec<i64>,
     pub pricelist: Option<i64>,
+    pub stock_takes: crate::domain::StockTakes,
 }
 
 /// An order whose detail could not be read (not an outage: a body that did not decode, a
@@ -88,6 +91,7 @@ pub(crate) struct OrderRetry {
 }
 
 crate::stored_record!(std::collections::BTreeMap<String, OrderRetry>);
+crate::stored_record!(crate::domain::StockTakes);
 
 /// Per-kind run and schedule state.
 #[derive(Default)]
@@ -97,6 +101,9 @@ struct KindState {
     timer: Option<(SpawnHandle, Instant)>,
     failures: u32,
     waiters: Vec<oneshot::Sender<Result<SyncReport, ActorError>>>,
+    /// Forced requests that came while a run was in flight: they wait for it to end and are
+    /// answered by the run after it (a forced sync is never refused as "already running").
+    next_waiters: Vec<oneshot::Sender<Result<SyncReport, ActorError>>>,
     /// Run again as soon as it is not running and not blocked.
     pending: bool,
     /// The next (or current) run was asked for with `force`.
@@ -263,6 +270,7 @@ impl IntegrationActor {
             price_queue: meta.get(meta::PRICE_QUEUE)?.unwrap_or_default(),
             claim_resolving: meta.get(meta::CLAIM_RESOLVING)?.unwrap_or_default(),
             pricelist: meta.get(meta::PRICELIST)?,
+            stock_takes: meta.get(meta::STOCK_TAKES)?.unwrap_or_default(),
         };
         let stored_seq: u64 = meta.get(meta::OUTBOX_SEQ)?.unwrap_or_default();
         let next_seq = state

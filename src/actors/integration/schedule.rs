@@ -167,8 +167,10 @@ impl IntegrationActor {
         let state = self.kinds.entry(kind).or_default();
         state.running = None;
         state.started_at = None;
-        state.forced = false;
         let waiters = std::mem::take(&mut state.waiters);
+        // Forced requests that waited for this run are answered by the next one (pending).
+        state.waiters = std::mem::take(&mut state.next_waiters);
+        state.forced = !state.waiters.is_empty();
         let failed = end.failed.clone();
         state.failures = if failed.is_some() {
             state.failures.saturating_add(1)
@@ -487,12 +489,25 @@ impl Handler<RunSync> for IntegrationActor {
             ));
             return Box::pin(async move { Err(err) });
         }
+        let name = self.name().to_owned();
+        let stopped = move |_| {
+            Err(ActorError::Unavailable(format!(
+                "integration '{name}' stopped before the sync finished"
+            )))
+        };
         if self.is_running(kind) {
-            let err = ActorError::AlreadyRunning {
-                kind,
-                integration: self.name().to_owned(),
-            };
-            return Box::pin(async move { Err(err) });
+            // Forced: wait for the run in flight, then run once more and answer with that
+            // run (it sees what the caller wanted seen). Not forced: the run in flight is
+            // fresh enough, join it.
+            let (tx, rx) = oneshot::channel();
+            let state = self.kinds.entry(kind).or_default();
+            if msg.force {
+                state.next_waiters.push(tx);
+                state.pending = true;
+            } else {
+                state.waiters.push(tx);
+            }
+            return Box::pin(async move { rx.await.unwrap_or_else(stopped) });
         }
         if !msg.force
             && let Err(reason) = self.due(kind)
@@ -505,14 +520,7 @@ impl Handler<RunSync> for IntegrationActor {
         state.waiters.push(tx);
         state.forced |= msg.force;
         self.try_start(ctx, kind);
-        let name = self.name().to_owned();
-        Box::pin(async move {
-            rx.await.unwrap_or_else(|_| {
-                Err(ActorError::Unavailable(format!(
-                    "integration '{name}' stopped before the sync finished"
-                )))
-            })
-        })
+        Box::pin(async move { rx.await.unwrap_or_else(stopped) })
     }
 }
 
