@@ -69,7 +69,9 @@ async fn integration_lifecycle_and_credentials_through_the_ctl() {
     assert_eq!(alpha["status_mapping"]["shipped"], -3);
     assert_eq!(alpha["api_base_url"], api.as_str());
 
-    // Created without credentials: cannot be activated until it has some.
+    // Created without credentials: cannot be activated until it has some. Another e-shop (one
+    // shop cannot back two integrations).
+    let sim_b = start_sim(small_shop()).await;
     let beta = syncd
         .ok(
             "integration",
@@ -78,9 +80,9 @@ async fn integration_lifecycle_and_credentials_through_the_ctl() {
                 "create",
                 "beta",
                 "--shop-url",
-                &shop,
+                &sim_b.eshop_url(),
                 "--api-url",
-                &api,
+                &sim_b.base_url(),
             ],
         )
         .await;
@@ -122,7 +124,7 @@ async fn integration_lifecycle_and_credentials_through_the_ctl() {
         .ok("integration", &["integration", "activate", "beta"])
         .await;
     assert_eq!(active["status"], "Active");
-    assert!(sim.counters().tokens_minted >= 1);
+    assert!(sim_b.counters().tokens_minted >= 1);
     let active = syncd
         .ok("integration", &["integration", "activate", "alpha"])
         .await;
@@ -240,6 +242,7 @@ async fn integration_lifecycle_and_credentials_through_the_ctl() {
     syncd.assert_no_secrets(&[PRIVATE_TOKEN, OAUTH_TOKEN, WRONG_TOKEN]);
     drop(syncd);
     sim.shutdown().await;
+    sim_b.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
