@@ -197,6 +197,15 @@ pub struct SyncDefaults {
     pub unreachable_alert_after: Duration,
 }
 
+/// `[metrics]`: the Prometheus metrics and probes listener (off unless `listen` is set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served, e.g. `127.0.0.1:9464`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Allow a non-loopback `listen` address (the figures are served without authentication).
+    pub allow_remote: bool,
+}
+
 /// The validated daemon configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
@@ -214,6 +223,8 @@ pub struct DaemonConfig {
     pub retention: Retention,
     /// Sync defaults.
     pub sync: SyncDefaults,
+    /// The metrics listener.
+    pub metrics: MetricsSettings,
     /// Integrations created or updated at start (and on reload).
     pub integrations: Vec<DeclaredIntegration>,
 }
@@ -278,6 +289,7 @@ impl Default for DaemonConfig {
                     raw.sync.unreachable_alert_minutes.saturating_mul(60),
                 ),
             },
+            metrics: MetricsSettings::default(),
             integrations: Vec::new(),
         }
     }
@@ -324,6 +336,9 @@ impl DaemonConfig {
         }
         if self.log.output != new.log.output {
             changed.push("log.output");
+        }
+        if self.metrics != new.metrics {
+            changed.push("metrics");
         }
         changed
     }
@@ -411,6 +426,7 @@ struct RawConfig {
     log: RawLog,
     retention: RawRetention,
     sync: RawSync,
+    metrics: RawMetrics,
     #[serde(rename = "integration")]
     integrations: Vec<integration::RawIntegration>,
 }
@@ -425,6 +441,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             retention: RawRetention::default(),
             sync: RawSync::default(),
+            metrics: RawMetrics::default(),
             integrations: Vec::new(),
         }
     }
@@ -521,6 +538,13 @@ impl Default for RawSync {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    listen: Option<String>,
+    allow_remote: bool,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation and resolution.
 
@@ -592,6 +616,8 @@ fn resolve(
         ),
     };
 
+    let metrics = resolve_metrics(&raw.metrics)?;
+
     let mut integrations = Vec::with_capacity(raw.integrations.len());
     let mut names = BTreeSet::new();
     for (index, decl) in raw.integrations.into_iter().enumerate() {
@@ -618,7 +644,37 @@ fn resolve(
         },
         retention,
         sync,
+        metrics,
         integrations,
+    })
+}
+
+fn resolve_metrics(raw: &RawMetrics) -> Result<MetricsSettings, Issue> {
+    let listen = match raw.listen.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => {
+            let address: std::net::SocketAddr = text.parse().map_err(|_| {
+                issue(
+                    key("metrics.listen"),
+                    format!(
+                        "{text:?} is not an address; expected IP:PORT such as \"127.0.0.1:9464\""
+                    ),
+                )
+            })?;
+            if !address.ip().is_loopback() && !raw.allow_remote {
+                return Err(issue(
+                    key("metrics.listen"),
+                    format!(
+                        "{address} is not a loopback address; the metrics are served without authentication, so set `allow_remote = true` to serve them there"
+                    ),
+                ));
+            }
+            Some(address)
+        }
+    };
+    Ok(MetricsSettings {
+        listen,
+        allow_remote: raw.allow_remote,
     })
 }
 
