@@ -119,6 +119,13 @@ impl Collector for StoreCollector {
             "The store's sync interval.",
             |m| Some(load(&m.interval_seconds)),
         )?;
+        gauge(
+            e,
+            s,
+            "auto_inventory_sync",
+            "1 when the store pushes stock on its own (every interval and after changes).",
+            |m| Some(i64::from(m.auto_inventory.load(Ordering::Relaxed))),
+        )?;
         counter(
             e,
             s,

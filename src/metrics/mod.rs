@@ -197,6 +197,7 @@ pub struct StoreMetrics {
     pub(crate) webhooks_rejected: AtomicU64,
     pub(crate) health: AtomicI64,
     pub(crate) interval_seconds: AtomicU64,
+    pub(crate) auto_inventory: AtomicBool,
     pub(crate) running: [AtomicBool; SYNC_KINDS.len()],
 }
 
@@ -242,6 +243,7 @@ impl StoreMetrics {
             webhooks_rejected: AtomicU64::new(0),
             health: AtomicI64::new(health::INACTIVE),
             interval_seconds: AtomicU64::new(0),
+            auto_inventory: AtomicBool::new(false),
             running: std::array::from_fn(|_| AtomicBool::new(false)),
         }
     }
@@ -369,6 +371,8 @@ impl StoreMetrics {
         self.health.store(state.health, Ordering::Relaxed);
         self.interval_seconds
             .store(state.interval.as_secs(), Ordering::Relaxed);
+        self.auto_inventory
+            .store(state.auto_inventory_sync, Ordering::Relaxed);
     }
 }
 
@@ -385,6 +389,8 @@ pub struct StoreState {
     pub health: i64,
     /// The store's sync interval.
     pub interval: Duration,
+    /// Stock is pushed on its own (every interval and after changes).
+    pub auto_inventory_sync: bool,
 }
 
 impl crate::shoptet::RequestObserver for StoreMetrics {

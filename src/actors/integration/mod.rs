@@ -588,6 +588,7 @@ impl IntegrationActor {
             oldest_pending,
             health,
             interval: self.interval(),
+            auto_inventory_sync: self.integration.auto_inventory_sync,
         });
     }
 
