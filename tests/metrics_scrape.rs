@@ -352,6 +352,27 @@ async fn a_synced_daemon_serves_every_alerted_and_graphed_metric_with_bounded_la
         after.len()
     );
 
+    // An excerpt for the operator's documentation (shown with --nocapture).
+    let text = get(&client, &scrape_url).await.1;
+    for line in text.lines().filter(|line| {
+        [
+            "shoptet_sync_store_up{",
+            "shoptet_sync_store_health{",
+            "shoptet_sync_orders_imported_total{",
+            "shoptet_sync_feed_lag_seconds{",
+            "shoptet_sync_last_success_timestamp_seconds{",
+            "shoptet_sync_shoptet_requests_total{",
+            "shoptet_sync_shoptet_bucket_filling{",
+            "shoptet_sync_outbox_depth{",
+            "shoptet_sync_process_open_fds",
+            "shoptet_sync_build_info",
+        ]
+        .iter()
+        .any(|prefix| line.starts_with(prefix))
+    }) {
+        println!("{line}");
+    }
+
     // The probes.
     let (status, body) = get(&client, &format!("http://{address}/healthz")).await;
     assert_eq!((status, body.trim()), (200, "ok"));
