@@ -232,7 +232,7 @@ pub fn restore(backup_file: &Path, data_dir: &Path) -> Result<RestoreSummary, Da
     })
 }
 
-/// Creates the data directory if needed (0750) and opens the store in it.
+/// Creates the data directory if needed (0700: only the service user reads the store) and opens the store in it.
 pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
     let data_dir_error = |reason: String| DaemonError::DataDir {
         path: data_dir.to_path_buf(),
@@ -242,7 +242,7 @@ pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| data_dir_error(format!("cannot create it: {e}")))?;
         // Best effort: the unit's StateDirectoryMode sets this too.
-        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o750));
+        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
     }
     Store::open(data_dir).map_err(|e| {
         let mut reason = error_chain(&e);
@@ -297,8 +297,11 @@ pub fn server_config(config: &DaemonConfig) -> ServerConfig {
         always_allow_root: true,
         always_allow_own_uid: true,
         max_connections: control.max_connections,
+        max_connections_per_uid: control.max_connections_per_uid,
+        admin_reserved_connections: control.admin_reserved_connections,
         max_request_bytes: control.max_request_bytes,
         idle_timeout: control.idle_timeout,
+        request_line_timeout: control.request_line_timeout,
         handler_timeout: control.request_timeout,
         long_handler_timeout: control.sync_request_timeout,
         shutdown_grace: config.shutdown_timeout.min(Duration::from_secs(10)),
@@ -315,6 +318,9 @@ fn restart_required(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str>
     }
     let (a, b) = (&old.control, &new.control);
     if a.max_connections != b.max_connections
+        || a.max_connections_per_uid != b.max_connections_per_uid
+        || a.admin_reserved_connections != b.admin_reserved_connections
+        || a.request_line_timeout != b.request_line_timeout
         || a.max_request_bytes != b.max_request_bytes
         || a.request_timeout != b.request_timeout
         || a.sync_request_timeout != b.sync_request_timeout
