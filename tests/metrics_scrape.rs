@@ -379,6 +379,40 @@ async fn a_synced_daemon_serves_every_alerted_and_graphed_metric_with_bounded_la
     let (status, body) = get(&client, &format!("http://{address}/readyz")).await;
     assert_eq!((status, body.trim()), (200, "ready"));
 
+    // The terminal view: two frames a second apart, each the status table with the figures.
+    let began = Instant::now();
+    let watch = std::process::Command::new(CTL)
+        .args([
+            "--socket",
+            env.socket().to_str().unwrap(),
+            "status",
+            "--watch",
+            "--watch-count",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&watch.stdout);
+    assert!(
+        watch.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&watch.stderr)
+    );
+    let frames: Vec<&str> = text.split("(Ctrl-C to stop)").skip(1).collect();
+    assert_eq!(frames.len(), 2, "{text}");
+    assert!(
+        began.elapsed() >= Duration::from_millis(900),
+        "frames come a second apart"
+    );
+    for frame in frames {
+        let header = frame.lines().find(|l| l.starts_with("STORE")).unwrap();
+        for column in ["FEED LAG", "BUCKET", "RUNNING", "OUTBOX"] {
+            assert!(header.contains(column), "{frame}");
+        }
+        let row = frame.lines().find(|l| l.starts_with("demo ")).unwrap();
+        assert!(row.contains("/"), "the bucket filling is shown: {row}");
+    }
+
     daemon.signal(libc::SIGTERM);
     let status = daemon.wait_exit(Duration::from_secs(30)).await;
     assert!(status.success(), "{}", daemon.stderr());

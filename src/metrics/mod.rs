@@ -277,6 +277,19 @@ impl StoreMetrics {
         self.up.load(Ordering::Relaxed)
     }
 
+    /// The shop's rate-limit bucket (filling, capacity) from the last header, if one was seen.
+    pub fn bucket_state(&self) -> Option<(f64, f64)> {
+        let filling = f64::from_bits(self.bucket_filling.load(Ordering::Relaxed));
+        let capacity = f64::from_bits(self.bucket_capacity.load(Ordering::Relaxed));
+        (!filling.is_nan() && !capacity.is_nan()).then_some((filling, capacity))
+    }
+
+    /// Seconds from the time the orders feed is known to be read up to until `now`.
+    pub fn feed_lag(&self, now: DateTime<Utc>) -> Option<i64> {
+        let at = self.feed_position.load(Ordering::Relaxed);
+        (at != UNKNOWN).then(|| (now.timestamp() - at).max(0))
+    }
+
     /// Orders imported, with their age at import (imported − created in the shop) when known.
     pub fn order_imported(&self, age: Option<chrono::TimeDelta>) {
         add(&self.orders_imported, 1);

@@ -624,6 +624,14 @@ impl IntegrationActor {
             outbox_pending: pending,
             outbox_dead_letters: dead,
             running,
+            bucket: self
+                .metrics
+                .bucket_state()
+                .map(|(filling, capacity)| (filling.round() as u32, capacity.round() as u32)),
+            feed_lag_secs: self
+                .metrics
+                .feed_lag(now)
+                .and_then(|lag| u64::try_from(lag).ok()),
         }
     }
 }
