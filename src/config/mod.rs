@@ -214,6 +214,15 @@ pub struct SyncDefaults {
     pub unreachable_alert_after: Duration,
 }
 
+/// `[metrics]`: the Prometheus metrics and probes listener (off unless `listen` is set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served, e.g. `127.0.0.1:9464`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Allow a non-loopback `listen` address (the figures are served without authentication).
+    pub allow_remote: bool,
+}
+
 /// The validated daemon configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
@@ -231,6 +240,8 @@ pub struct DaemonConfig {
     pub retention: Retention,
     /// Sync defaults.
     pub sync: SyncDefaults,
+    /// The metrics listener.
+    pub metrics: MetricsSettings,
     /// Scheduled backups.
     pub backup: BackupSettings,
     /// Integrations created or updated at start (and on reload).
@@ -300,6 +311,7 @@ impl Default for DaemonConfig {
                     raw.sync.unreachable_alert_minutes.saturating_mul(60),
                 ),
             },
+            metrics: MetricsSettings::default(),
             backup: BackupSettings {
                 dir: raw.backup.dir,
                 interval: Duration::from_secs(u64::from(raw.backup.interval_hours) * 3600),
@@ -351,6 +363,9 @@ impl DaemonConfig {
         }
         if self.log.output != new.log.output {
             changed.push("log.output");
+        }
+        if self.metrics != new.metrics {
+            changed.push("metrics");
         }
         changed
     }
@@ -438,6 +453,7 @@ struct RawConfig {
     log: RawLog,
     retention: RawRetention,
     sync: RawSync,
+    metrics: RawMetrics,
     backup: RawBackup,
     #[serde(rename = "integration")]
     integrations: Vec<integration::RawIntegration>,
@@ -453,6 +469,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             retention: RawRetention::default(),
             sync: RawSync::default(),
+            metrics: RawMetrics::default(),
             backup: RawBackup::default(),
             integrations: Vec::new(),
         }
@@ -556,6 +573,13 @@ impl Default for RawSync {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    listen: Option<String>,
+    allow_remote: bool,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawBackup {
@@ -645,6 +669,7 @@ fn resolve(
         ),
     };
 
+    let metrics = resolve_metrics(&raw.metrics)?;
     let backup = resolve_backup(raw.backup, &raw.data_dir)?;
 
     let mut integrations = Vec::with_capacity(raw.integrations.len());
@@ -673,8 +698,38 @@ fn resolve(
         },
         retention,
         sync,
+        metrics,
         backup,
         integrations,
+    })
+}
+
+fn resolve_metrics(raw: &RawMetrics) -> Result<MetricsSettings, Issue> {
+    let listen = match raw.listen.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => {
+            let address: std::net::SocketAddr = text.parse().map_err(|_| {
+                issue(
+                    key("metrics.listen"),
+                    format!(
+                        "{text:?} is not an address; expected IP:PORT such as \"127.0.0.1:9464\""
+                    ),
+                )
+            })?;
+            if !address.ip().is_loopback() && !raw.allow_remote {
+                return Err(issue(
+                    key("metrics.listen"),
+                    format!(
+                        "{address} is not a loopback address; the metrics are served without authentication, so set `allow_remote = true` to serve them there"
+                    ),
+                ));
+            }
+            Some(address)
+        }
+    };
+    Ok(MetricsSettings {
+        listen,
+        allow_remote: raw.allow_remote,
     })
 }
 
