@@ -17,6 +17,7 @@ pub mod price;
 pub mod product;
 pub mod report;
 pub mod stock;
+pub mod text;
 
 pub use integration::{
     Credentials, HealthStatus, Integration, IntegrationCounts, IntegrationId, IntegrationStatus,

@@ -17,7 +17,8 @@ use crate::actors::convert::{ShopVariant, incoming_order, shop_variants};
 use crate::actors::messages::*;
 use crate::actors::{ActorError, shop_error_message};
 use crate::domain::order::{
-    COMPLETED_IN_SHOP_REASON, ORDER_CONFLICT_REASON, REOPENED_IN_SHOP_REASON, import,
+    COMPLETED_IN_SHOP_REASON, NON_POSITIVE_QUANTITY_REASON, ORDER_CONFLICT_REASON,
+    REOPENED_IN_SHOP_REASON, import,
 };
 use crate::domain::{
     ErrorLog, ErrorSeverity, ImportOutcome, IncomingOrder, OrderStatus, OutboxAction, OutboxState,
@@ -61,6 +62,9 @@ pub(super) struct OrdersRun {
     /// The last read returned every change from `from` on (no further page).
     complete: bool,
     reads: u32,
+    /// What the previous read returned (see [`page_fingerprint`]): the same page again means
+    /// the feed makes no progress.
+    last_page: Option<u64>,
     /// The retry set changed since the last commit.
     retry_changed: bool,
     records: u64,
@@ -85,6 +89,21 @@ struct OrdersBatch {
     /// The read returned every change from `from` on.
     complete: bool,
     seen: HashSet<(String, DateTime<Utc>)>,
+    /// The changes the read returned, as [`page_fingerprint`].
+    page: u64,
+}
+
+/// A fingerprint of a page of the change feed (its codes, times and kinds in order).
+fn page_fingerprint(items: &[crate::shoptet::model::OrderChange]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    items.len().hash(&mut hasher);
+    for change in items {
+        change.code.hash(&mut hasher);
+        change.change_time.hash(&mut hasher);
+        change.change_type.is_delete().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// Reads one page of the change feed from `from` and the details of the orders it names that
@@ -100,6 +119,7 @@ async fn fetch_orders_batch(
 ) -> Result<OrdersBatch, ShoptetError> {
     let changes = client.order_changes(from, page, per_page).await?;
     let complete = !changes.has_next();
+    let page = page_fingerprint(&changes.items);
     let mut newest: Option<DateTime<Utc>> = None;
     let mut new_changes = 0;
     let mut deleted = Vec::new();
@@ -174,6 +194,7 @@ async fn fetch_orders_batch(
         newest,
         complete,
         seen,
+        page,
     })
 }
 
@@ -356,6 +377,7 @@ impl IntegrationActor {
             newest: None,
             complete: false,
             reads: 0,
+            last_page: None,
             retry_changed: false,
             records: 0,
             errors: 0,
@@ -468,11 +490,20 @@ impl IntegrationActor {
         }
         run.newest = run.newest.max(batch.newest);
         run.complete = batch.complete;
+        // The feed answered the very page it answered last time although another was asked for,
+        // and says there is more: it makes no progress. Stop here (the cursor moves only as far
+        // as what was read) and say so, instead of reading the same page until the read cap.
+        let stalled = !batch.complete && run.last_page == Some(batch.page);
+        run.last_page = Some(batch.page);
+        if stalled {
+            run.errors += 1;
+            self.feed_stalled(run.reads, &mut changeset);
+        }
         // Where the next read starts. Changes are sorted by time, so every change older than
         // this batch's newest was in it (or an earlier one): re-query from that time (the
         // changes of that very second are read again and skipped as seen). A read whose
         // changes all carry the time it started from moves on by page instead.
-        let more = !batch.complete && run.reads < MAX_FEED_READS_PER_RUN;
+        let more = !batch.complete && !stalled && run.reads < MAX_FEED_READS_PER_RUN;
         if more {
             match batch.newest {
                 Some(newest) if batch.new_changes > 0 && newest > run.from => {
@@ -544,6 +575,26 @@ impl IntegrationActor {
         self.finish(ctx, SyncKind::Orders, end, changeset);
     }
 
+    /// The order change feed returned the same page twice: logged and recorded once per run.
+    fn feed_stalled(&self, reads: u32, changeset: &mut Changeset) {
+        tracing::error!(
+            store = ?self.integration.name,
+            sync_type = "orders",
+            reads,
+            "the order change feed returned the same page again; reading stopped for this run"
+        );
+        if let Some(entry) = self.error_entry(
+            "order change feed makes no progress",
+            Some(&format!(
+                "read {reads} returned the same changes as the read before although the next page was asked for; the run stopped so as not to read it forever. Orders changed since may be imported late; the next run reads again."
+            )),
+            Some(SyncType::Orders),
+            ErrorSeverity::High,
+        ) {
+            changeset.put_error(&entry);
+        }
+    }
+
     /// An order whose detail could not be read: it joins the retry set, read again every run
     /// until it succeeds or an operator resolves its error-log entry. The entry is written
     /// once, at the first failure.
@@ -607,6 +658,9 @@ impl IntegrationActor {
             }
             match import(None, incoming, self.id, now) {
                 Ok(ImportOutcome::New(order)) => {
+                    if order.review_reason.as_deref() == Some(NON_POSITIVE_QUANTITY_REASON) {
+                        self.quantity_review_logged(&code, changeset);
+                    }
                     changeset.put_order(&order);
                     self.orders.insert(code, order);
                     run.records += 1;
@@ -701,6 +755,26 @@ impl IntegrationActor {
                 run.conflicts += 1;
             }
             Err(err) => self.order_refused(&code, incoming, &err.to_string(), changeset, run),
+        }
+    }
+
+    /// A new order came with a zero or negative product quantity: it was flagged (not imported
+    /// for picking); an error-log entry tells someone to look.
+    fn quantity_review_logged(&self, code: &str, changeset: &mut Changeset) {
+        tracing::warn!(
+            store = ?self.integration.name,
+            order_code = ?code,
+            "order flagged for review: {NON_POSITIVE_QUANTITY_REASON}"
+        );
+        if let Some(entry) = self.error_entry(
+            NON_POSITIVE_QUANTITY_REASON,
+            Some(&format!(
+                "order {code:?}: a product row has a zero or negative quantity; it is held (status Error) until someone checks it in the shop and acknowledges the review"
+            )),
+            Some(SyncType::Orders),
+            ErrorSeverity::Medium,
+        ) {
+            changeset.put_error(&entry);
         }
     }
 
