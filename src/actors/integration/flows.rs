@@ -53,9 +53,10 @@ pub(super) struct OrdersRun {
     /// The last read returned every change from `from` on (no further page).
     complete: bool,
     reads: u32,
-    /// What the previous read returned (see [`page_fingerprint`]): the same page again means
-    /// the feed makes no progress.
-    last_page: Option<u64>,
+    /// The `from` of the previous read and what it returned (a page fingerprint): the same
+    /// page again for the same `from` (only the page number moved on) means the feed makes no
+    /// progress. A re-query from a newer `from` may legitimately return the same changes.
+    last_page: Option<(DateTime<Utc>, u64)>,
     /// The retry set changed since the last commit.
     retry_changed: bool,
     /// Order details read this run.
@@ -392,8 +393,9 @@ impl IntegrationActor {
         // The feed answered the very page it answered last time although another was asked for,
         // and says there is more: it makes no progress. Stop here (the cursor moves only as far
         // as what was read) and say so, instead of reading the same page until the read cap.
-        let stalled = !batch.complete && run.last_page == Some(batch.fingerprint);
-        run.last_page = Some(batch.fingerprint);
+        let read = (run.from, batch.fingerprint);
+        let stalled = !batch.complete && run.last_page == Some(read);
+        run.last_page = Some(read);
         if stalled {
             run.errors += 1;
             self.feed_stalled(run.reads, &mut changeset);
