@@ -310,6 +310,54 @@ async fn bad_requests_get_invalid_argument_and_the_connection_stays_usable() {
     server.stop().await;
 }
 
+/// Names, codes, ids and tracking numbers are one line within Shoptet's lengths, notes within
+/// a size: anything else is refused with `invalid_argument` before it reaches the daemon
+/// (issue 9, finding 8).
+#[tokio::test]
+async fn hostile_text_is_refused_before_the_handler() {
+    let mut server = TestServer::start(|_| {});
+    let mut raw = server.raw().await;
+    let long_code = "X".repeat(500_000);
+    let big_note = "n".repeat(900_000);
+    let refused = [
+        json!({"op": "integration.get", "args": {"integration": "demo\nERROR forged"}}),
+        json!({"op": "stock.set", "args": {"integration": "demo", "code": long_code, "quantity": "1"}}),
+        json!({"op": "stock.set", "args": {"integration": "demo", "code": "SKU\r1", "quantity": "1"}}),
+        json!({"op": "stock.bulk_set", "args": {"integration": "demo", "items": [{"code": "A;B", "quantity": "1"}]}}),
+        json!({"op": "order.add_note", "args": {"integration": "demo", "code": "1001", "note": big_note}}),
+        json!({"op": "order.process", "args": {"integration": "demo", "code": "1001", "picking_session": "S\u{1b}[2J"}}),
+        json!({"op": "order.ship", "args": {"integration": "demo", "code": "1001", "tracking_number": "DR123\n4"}}),
+        json!({"op": "order.ship", "args": {"integration": "demo", "code": "1001", "tracking_number": "D".repeat(33)}}),
+    ];
+    for (n, mut request) in refused.into_iter().enumerate() {
+        request["v"] = json!(1);
+        request["id"] = json!(n);
+        let answer = raw.ask(request).await;
+        assert_eq!(
+            code_of(&answer),
+            "invalid_argument",
+            "request {n}: {answer}"
+        );
+    }
+    assert_eq!(
+        server.handler.calls.load(Ordering::SeqCst),
+        0,
+        "refused before the handler"
+    );
+    // Within the limits: passes (64-character codes are Shoptet's maximum).
+    let mut client = server.client().await;
+    client.call(create_demo()).await.unwrap();
+    client
+        .call(Request::StockSet {
+            integration: "demo".into(),
+            code: "A".repeat(64),
+            quantity: Decimal::ONE,
+        })
+        .await
+        .unwrap();
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn oversized_request_is_refused_and_the_connection_closed() {
     let mut server = TestServer::start(|c| c.max_request_bytes = 4096);
@@ -330,11 +378,17 @@ async fn oversized_request_is_refused_and_the_connection_closed() {
     assert_eq!(server.handler.calls.load(Ordering::SeqCst), 0);
 
     // A request just under the limit is fine, and the server still serves others.
+    // (Padded with JSON whitespace: names themselves are limited to 100 characters.)
     let mut raw = server.raw().await;
-    let name = "n".repeat(3000);
-    let answer = raw
-        .ask(json!({"v":1,"id":2,"op":"integration.get","args":{"name": name}}))
-        .await;
+    let padding = " ".repeat(3000);
+    raw.send(
+        format!(
+            "{{\"v\":1,\"id\":2,{padding}\"op\":\"integration.get\",\"args\":{{\"name\":\"nope\"}}}}\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    let answer = raw.recv().await.expect("an answer");
     assert_eq!(code_of(&answer), "not_found");
     server.stop().await;
 }

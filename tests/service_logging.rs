@@ -110,3 +110,23 @@ fn level_reload_takes_effect_and_bad_levels_keep_the_old_one() {
     assert!(text.contains("still-debug"), "{text}");
     assert!(!text.contains("hidden-at-warn"), "{text}");
 }
+
+/// Text from the shop or a user with a line break or an escape sequence in a field or in the
+/// message stays inside its own record (issue 9, finding 8): no forged or hidden lines on stderr.
+#[test]
+fn user_text_cannot_forge_a_log_line() {
+    let out = Captured::default();
+    let (subscriber, _handle) = capture_subscriber("info", out.clone()).unwrap();
+    let hostile = "SKU-1\n2030-01-01T00:00:00Z ERROR forged: all stock lost\u{1b}[2K";
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(product_code = %hostile, "stock pushed");
+        tracing::warn!("product {hostile} unknown");
+        tracing::info!("after");
+    });
+    let text = out.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines.iter().all(|line| !line.contains('\u{1b}')), "{text}");
+    assert!(!lines.iter().any(|line| line.starts_with("2030")), "{text}");
+    assert!(lines[0].contains("SKU-1\\n2030"), "{text}");
+}

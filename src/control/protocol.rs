@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 // Domain types the protocol carries as they are; re-exported so clients need only this module.
 // `ConflictResolution` is snake_case on the wire (`accept_shop` / `keep_ours`).
+use crate::domain::text;
 pub use crate::domain::{
     ConflictResolution, FulfillmentGrade, FulfillmentReport, HealthReport, InventoryReport,
 };
@@ -1002,6 +1003,11 @@ impl Request {
     pub fn validate(&self) -> Result<(), ControlError> {
         if let Some(name) = self.integration_name() {
             non_empty("integration name", name)?;
+            checked(text::single_line(
+                "integration name",
+                name,
+                crate::domain::integration::MAX_NAME_CHARS,
+            ))?;
         }
         match self {
             Self::IntegrationCreate(new) => {
@@ -1013,9 +1019,17 @@ impl Request {
             Self::IntegrationUpdate(patch) => {
                 if let Some(rename) = &patch.rename {
                     non_empty("new name", rename)?;
+                    checked(text::single_line(
+                        "new name",
+                        rename,
+                        crate::domain::integration::MAX_NAME_CHARS,
+                    ))?;
                 }
             }
-            Self::IntegrationDeactivate { reason, .. } => non_empty("reason", reason)?,
+            Self::IntegrationDeactivate { reason, .. } => {
+                non_empty("reason", reason)?;
+                checked(text::note("reason", reason))?;
+            }
             Self::IntegrationUpdateCredentials { credentials, .. } => {
                 non_empty("token", credentials.token.expose())?
             }
@@ -1029,24 +1043,73 @@ impl Request {
             }
             Self::ProductsList(query) => page_bounds(query.page, query.page_size)?,
             Self::OrderGet { code, .. }
-            | Self::OrderProcess { code, .. }
-            | Self::OrderShip { code, .. }
             | Self::OrderResolve { code, .. }
-            | Self::OrderAcknowledge { code, .. }
-            | Self::OrderDeliver { code, .. } => non_empty("order code", code)?,
+            | Self::OrderDeliver { code, .. } => order_code(code)?,
+            Self::OrderAcknowledge { code, note, .. } => {
+                order_code(code)?;
+                if let Some(note) = note {
+                    checked(text::note("note", note))?;
+                }
+            }
+            Self::OrderProcess {
+                code,
+                picking_session,
+                ..
+            } => {
+                order_code(code)?;
+                if let Some(session) = picking_session {
+                    checked(text::single_line(
+                        "picking session",
+                        session,
+                        text::MAX_ID_CHARS,
+                    ))?;
+                }
+            }
+            Self::OrderShip {
+                code,
+                tracking_number,
+                transport_box,
+                ..
+            } => {
+                order_code(code)?;
+                if let Some(tracking) = tracking_number {
+                    checked(text::single_line(
+                        "tracking number",
+                        tracking,
+                        crate::domain::order::MAX_TRACKING_NUMBER_CHARS,
+                    ))?;
+                }
+                if let Some(transport_box) = transport_box {
+                    checked(text::single_line(
+                        "transport box",
+                        transport_box,
+                        text::MAX_ID_CHARS,
+                    ))?;
+                }
+            }
             Self::OrderCancel { code, reason, .. } => {
-                non_empty("order code", code)?;
+                order_code(code)?;
                 non_empty("reason", reason)?;
+                checked(text::note("reason", reason))?;
             }
             Self::OrderAddNote { code, note, .. } => {
-                non_empty("order code", code)?;
+                order_code(code)?;
                 non_empty("note", note)?;
+                checked(text::note("note", note))?;
             }
             Self::PickList {
                 picking_session, ..
-            } => non_empty("picking session", picking_session)?,
+            } => {
+                non_empty("picking session", picking_session)?;
+                checked(text::single_line(
+                    "picking session",
+                    picking_session,
+                    text::MAX_ID_CHARS,
+                ))?;
+            }
             Self::ProductUpdatePrice { code, price, .. } => {
                 non_empty("product code", code)?;
+                checked(text::product_code("product code", code))?;
                 if price.is_sign_negative() {
                     return Err(ControlError::invalid_argument(format!(
                         "price must not be negative (got {price})"
@@ -1054,7 +1117,8 @@ impl Request {
                 }
             }
             Self::ProductToggleSync { code, .. } | Self::ProductHistory { code, .. } => {
-                non_empty("product code", code)?
+                non_empty("product code", code)?;
+                checked(text::product_code("product code", code))?;
             }
             Self::StockSet { code, quantity, .. } => stock_item(code, *quantity, None)?,
             Self::StockBulkSet { items, .. } => {
@@ -1083,7 +1147,10 @@ impl Request {
                     "`days` must be between 1 and {MAX_HISTORY_DAYS} (got {days})"
                 )));
             }
-            Self::ErrorResolve { resolution, .. } => non_empty("resolution", resolution)?,
+            Self::ErrorResolve { resolution, .. } => {
+                non_empty("resolution", resolution)?;
+                checked(text::note("resolution", resolution))?;
+            }
             Self::FulfillmentReport { from, to, .. } if from >= to => {
                 return Err(ControlError::invalid_argument("`from` must be before `to`"));
             }
@@ -1099,6 +1166,18 @@ impl Request {
         }
         Ok(())
     }
+}
+
+/// A domain text check as an `invalid_argument` refusal.
+fn checked(result: Result<String, DomainError>) -> Result<(), ControlError> {
+    result
+        .map(drop)
+        .map_err(|error| ControlError::invalid_argument(error.to_string()))
+}
+
+fn order_code(code: &str) -> Result<(), ControlError> {
+    non_empty("order code", code)?;
+    checked(text::single_line("order code", code, text::MAX_ID_CHARS))
 }
 
 fn non_empty(what: &str, value: &str) -> Result<(), ControlError> {
@@ -1129,6 +1208,9 @@ fn stock_item(code: &str, quantity: Decimal, index: Option<usize>) -> Result<(),
         return Err(ControlError::invalid_argument(format!(
             "{at}product code must not be empty"
         )));
+    }
+    if let Err(error) = text::product_code("product code", code) {
+        return Err(ControlError::invalid_argument(format!("{at}{error}")));
     }
     if quantity.is_sign_negative() && !quantity.is_zero() {
         return Err(ControlError::invalid_argument(format!(

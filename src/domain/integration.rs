@@ -305,13 +305,7 @@ impl Integration {
     /// The name must be unique across integrations; that is checked by the store,
     /// which sees them all.
     pub fn new(name: &str, eshop_url: &str, now: DateTime<Utc>) -> Result<Self, DomainError> {
-        let name = required_text("name", name)?;
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(DomainError::InvalidArgument {
-                field: "name",
-                reason: format!("must be at most {MAX_NAME_CHARS} characters"),
-            });
-        }
+        let name = super::text::single_line("name", name, MAX_NAME_CHARS)?;
         Ok(Self {
             id: Uuid::new_v4(),
             name,
@@ -435,7 +429,8 @@ impl Integration {
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
-        self.default_warehouse_code = required_text("warehouse code", code)?;
+        self.default_warehouse_code =
+            super::text::single_line("warehouse code", code, super::text::MAX_CODE_CHARS)?;
         self.updated_at = now;
         Ok(())
     }

@@ -20,6 +20,7 @@ pub mod report;
 pub mod reservations;
 pub mod stock;
 pub mod stock_take;
+pub mod text;
 
 pub use feed::ReadMark;
 pub use integration::{

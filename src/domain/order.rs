@@ -22,6 +22,9 @@ pub const CANCELLED_AFTER_SHIPPING_REASON: &str = "cancelled in shop after shipp
 pub const COMPLETED_IN_SHOP_REASON: &str = "completed in the shop before it shipped";
 /// The review reason of an order the shop re-opened after it was cancelled.
 pub const REOPENED_IN_SHOP_REASON: &str = "re-opened in the shop after it was cancelled";
+/// The review reason of an order whose product rows from the shop have a zero or negative
+/// quantity: nothing to pick, or stock that would come back out of nowhere.
+pub const NON_POSITIVE_QUANTITY_REASON: &str = "an item quantity from the shop is zero or negative";
 /// Processed within this time after import grades Excellent.
 pub const EXCELLENT_PROCESSING_TIME: TimeDelta = TimeDelta::hours(2);
 /// Processed within this time after import meets the SLA (and grades Good).
@@ -257,6 +260,13 @@ impl OrderItem {
             _ => None,
         }
     }
+
+    /// A physical row (with a product code) whose quantity is zero or negative.
+    fn has_non_positive_quantity(&self) -> bool {
+        self.product_code.is_some()
+            && self.item_type.is_physical()
+            && self.quantity <= Decimal::ZERO
+    }
 }
 
 /// What an order asks of the warehouse and the customer: compared on re-import.
@@ -416,11 +426,9 @@ pub fn import(
 ) -> Result<ImportOutcome, DomainError> {
     incoming.validate()?;
     let Some(existing) = existing else {
-        return Ok(ImportOutcome::New(Order::from_incoming(
-            incoming,
-            integration_id,
-            now,
-        )));
+        let mut order = Order::from_incoming(incoming, integration_id, now);
+        order.flag_non_positive_quantities(now);
+        return Ok(ImportOutcome::New(order));
     };
     if existing.integration_id != integration_id || existing.code != incoming.code.trim() {
         return Err(DomainError::InvalidArgument {
@@ -647,6 +655,32 @@ impl Order {
         self.pending_shop_version = Some(shop_version);
     }
 
+    /// Flags a new order with a zero or negative product quantity for review (status Error, so
+    /// it cannot be processed until someone has looked); the rows go to the notes, escaped.
+    fn flag_non_positive_quantities(&mut self, now: DateTime<Utc>) {
+        let rows: Vec<String> = self
+            .items
+            .iter()
+            .filter(|item| item.has_non_positive_quantity())
+            .map(|item| {
+                format!(
+                    "{:?} × {}",
+                    item.product_code.as_deref().unwrap_or(""),
+                    item.quantity
+                )
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        if matches!(self.status, OrderStatus::Imported | OrderStatus::Processing) {
+            self.status_before_review = Some(self.status);
+            self.status = OrderStatus::Error;
+        }
+        self.flag_review(NON_POSITIVE_QUANTITY_REASON, now);
+        self.push_note(&format!("rows: {}", rows.join(", ")));
+    }
+
     /// Whether someone must look at this order.
     pub fn needs_review(&self) -> bool {
         self.review_reason.is_some()
@@ -756,7 +790,10 @@ impl Order {
             )));
         };
         let by = required_text("acknowledged by", by)?;
-        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        let note = match note.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(note) => Some(super::text::note("note", note)?),
+            None => None,
+        };
         self.clear_review();
         self.push_note(&format!(
             "{}: review \"{reason}\" acknowledged by {by}{}",
@@ -780,7 +817,11 @@ impl Order {
             };
             return Err(self.transition_error("start processing", hint));
         }
-        let session = required_text("picking session id", picking_session_id)?;
+        let session = super::text::single_line(
+            "picking session id",
+            picking_session_id,
+            super::text::MAX_ID_CHARS,
+        )?;
         self.status = OrderStatus::Processing;
         self.processed_at = Some(now);
         self.picking_session_id = Some(session);
@@ -803,7 +844,7 @@ impl Order {
             };
             return Err(self.transition_error("ship", hint));
         }
-        let tracking = required_text("tracking number", tracking_number)?;
+        let tracking = super::text::single_line("tracking number", tracking_number, usize::MAX)?;
         let len = tracking.chars().count();
         if len > MAX_TRACKING_NUMBER_CHARS {
             return Err(DomainError::InvalidArgument {
@@ -814,7 +855,7 @@ impl Order {
             });
         }
         let transport_box = transport_box_id
-            .map(|b| required_text("transport box id", b))
+            .map(|b| super::text::single_line("transport box id", b, super::text::MAX_ID_CHARS))
             .transpose()?;
         self.status = OrderStatus::Shipped;
         self.shipped_at = Some(now);
@@ -843,7 +884,7 @@ impl Order {
         if self.status == OrderStatus::Cancelled {
             return Err(self.transition_error("cancel", ""));
         }
-        let reason = required_text("cancel reason", reason)?;
+        let reason = super::text::note("cancel reason", reason)?;
         self.review_reason = None;
         self.status_before_review = None;
         self.pending_shop_version = None;
@@ -925,7 +966,7 @@ impl Order {
 
     /// Appends a note on its own line.
     pub fn add_note(&mut self, note: &str) -> Result<(), DomainError> {
-        let note = required_text("note", note)?;
+        let note = super::text::note("note", note)?;
         self.push_note(&note);
         Ok(())
     }
@@ -1056,6 +1097,33 @@ pub(crate) mod tests {
         assert_eq!(o.items, inc.items);
         assert_eq!(o.shop_status_id, Some(-1));
         assert!(!o.needs_review());
+    }
+
+    /// Issue 9, finding 8: a zero or negative product quantity from the shop is not imported
+    /// for picking silently; the order is held for review.
+    #[test]
+    fn a_non_positive_quantity_flags_the_order_for_review() {
+        for qty in ["-2", "0"] {
+            let mut inc = incoming("1002");
+            inc.items.push(product_row("TRI-042/M", qty, "260"));
+            let o = imported(&inc);
+            assert_eq!(o.status, OrderStatus::Error, "quantity {qty}");
+            assert_eq!(
+                o.review_reason.as_deref(),
+                Some(NON_POSITIVE_QUANTITY_REASON)
+            );
+            assert!(
+                o.notes
+                    .as_deref()
+                    .is_some_and(|n| n.contains("\"TRI-042/M\""))
+            );
+            let mut held = o.clone();
+            assert!(
+                held.start_processing("S1", t0()).is_err(),
+                "held until reviewed"
+            );
+        }
+        assert!(!imported(&incoming("1003")).needs_review());
     }
 
     #[test]

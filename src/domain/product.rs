@@ -73,7 +73,7 @@ impl Product {
     ) -> Result<Self, DomainError> {
         Ok(Self {
             integration_id,
-            code: required_text("product code", code)?,
+            code: super::text::single_line("product code", code, super::text::MAX_CODE_CHARS)?,
             shop_product_guid: None,
             name: name.trim().to_owned(),
             price: validated_price(price)?,

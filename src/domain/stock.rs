@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::order::Order;
-use super::{DomainError, MAX_QUANTITY, bounded_figure, required_text};
+use super::{DomainError, MAX_QUANTITY, bounded_figure};
 
 /// On-hand quantity of one product code in one warehouse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +43,12 @@ impl StockLevel {
         now: DateTime<Utc>,
     ) -> Result<Self, DomainError> {
         Ok(Self {
-            warehouse_code: required_text("warehouse code", warehouse_code)?,
-            product_code: required_text("product code", product_code)?,
+            warehouse_code: super::text::single_line(
+                "warehouse code",
+                warehouse_code,
+                super::text::MAX_CODE_CHARS,
+            )?,
+            product_code: super::text::product_code("product code", product_code)?,
             on_hand: validated_on_hand(on_hand)?,
             updated_at: now,
         })

@@ -18,7 +18,6 @@
 //! itself (a retried request, a throttled call); `info` (6) is the normal story of syncs; `debug`
 //! (7) and `trace` (7) are for developers.
 
-use std::io::IsTerminal;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
@@ -26,6 +25,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
 
+use super::log_escape::EscapeControls;
 use crate::config::{LogOutput, LogSettings};
 
 /// The syslog identifier of our journal entries.
@@ -192,9 +192,11 @@ fn stderr_layer<S>() -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    // No colours: their escape sequences would be escaped like any control character in a
+    // record (text from users and shops must never break or forge a line).
     tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(EscapeControls(std::io::stderr))
+        .with_ansi(false)
         .with_target(true)
 }
 
@@ -225,7 +227,7 @@ where
     let (filter, handle) = reload::Layer::new(parse_filter(level)?);
     let subscriber = tracing_subscriber::registry().with(filter).with(
         tracing_subscriber::fmt::layer()
-            .with_writer(writer)
+            .with_writer(EscapeControls(writer))
             .with_ansi(false),
     );
     Ok((

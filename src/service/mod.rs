@@ -4,6 +4,7 @@
 
 pub mod daemon;
 pub mod demo;
+pub mod log_escape;
 pub mod logging;
 pub mod notify;
 pub mod signals;

@@ -42,6 +42,9 @@ pub struct FaultConfig {
     pub max_faults: Option<u64>,
     /// Faults only apply to request paths starting with this prefix.
     pub path_prefix: Option<String>,
+    /// A broken order change feed: every read answers the first page of all changes, whatever
+    /// `from` and `page` ask for (a client that trusts the paginator reads it forever).
+    pub frozen_order_feed: bool,
 }
 
 impl FaultConfig {

@@ -18,7 +18,8 @@ use crate::actors::convert::{ShopVariant, incoming_order, shop_variants};
 use crate::actors::messages::*;
 use crate::actors::{ActorError, shop_error_message};
 use crate::domain::order::{
-    COMPLETED_IN_SHOP_REASON, ORDER_CONFLICT_REASON, REOPENED_IN_SHOP_REASON, import,
+    COMPLETED_IN_SHOP_REASON, NON_POSITIVE_QUANTITY_REASON, ORDER_CONFLICT_REASON,
+    REOPENED_IN_SHOP_REASON, import,
 };
 use crate::domain::{
     ErrorLog, ErrorSeverity, ImportOutcome, IncomingOrder, OrderStatus, OutboxAction, OutboxState,
@@ -52,6 +53,10 @@ pub(super) struct OrdersRun {
     /// The last read returned every change from `from` on (no further page).
     complete: bool,
     reads: u32,
+    /// The `from` of the previous read and what it returned (a page fingerprint): the same
+    /// page again for the same `from` (only the page number moved on) means the feed makes no
+    /// progress. A re-query from a newer `from` may legitimately return the same changes.
+    last_page: Option<(DateTime<Utc>, u64)>,
     /// The retry set changed since the last commit.
     retry_changed: bool,
     /// Order details read this run.
@@ -255,6 +260,7 @@ impl IntegrationActor {
             newest: None,
             complete: false,
             reads: 0,
+            last_page: None,
             retry_changed: false,
             detail_reads: 0,
             records: 0,
@@ -384,11 +390,21 @@ impl IntegrationActor {
         }
         run.newest = run.newest.max(batch.newest);
         run.complete = batch.complete;
+        // The feed answered the very page it answered last time although another was asked for,
+        // and says there is more: it makes no progress. Stop here (the cursor moves only as far
+        // as what was read) and say so, instead of reading the same page until the read cap.
+        let read = (run.from, batch.fingerprint);
+        let stalled = !batch.complete && run.last_page == Some(read);
+        run.last_page = Some(read);
+        if stalled {
+            run.errors += 1;
+            self.feed_stalled(run.reads, &mut changeset);
+        }
         // Where the next read starts. Changes are sorted by time, so every change older than
         // this batch's newest was in it (or an earlier one): re-query from that time (the
         // changes of that very second are read again and skipped as seen). A read whose
         // changes all carry the time it started from moves on by page instead.
-        let more = !batch.complete && run.reads < MAX_FEED_READS_PER_RUN;
+        let more = !batch.complete && !stalled && run.reads < MAX_FEED_READS_PER_RUN;
         if more {
             match batch.newest {
                 Some(newest) if batch.new_changes > 0 && newest > run.from => {
@@ -469,6 +485,26 @@ impl IntegrationActor {
         self.finish(ctx, SyncKind::Orders, end, changeset);
     }
 
+    /// The order change feed returned the same page twice: logged and recorded once per run.
+    fn feed_stalled(&self, reads: u32, changeset: &mut Changeset) {
+        tracing::error!(
+            store = ?self.integration.name,
+            sync_type = "orders",
+            reads,
+            "the order change feed returned the same page again; reading stopped for this run"
+        );
+        if let Some(entry) = self.error_entry(
+            "order change feed makes no progress",
+            Some(&format!(
+                "read {reads} returned the same changes as the read before although the next page was asked for; the run stopped so as not to read it forever. Orders changed since may be imported late; the next run reads again."
+            )),
+            Some(SyncType::Orders),
+            ErrorSeverity::High,
+        ) {
+            changeset.put_error(&entry);
+        }
+    }
+
     /// An order whose detail could not be read: it joins the retry set, read again every run
     /// until it succeeds or an operator resolves its error-log entry. The entry is written
     /// once, at the first failure.
@@ -540,6 +576,9 @@ impl IntegrationActor {
             match import(None, incoming, self.id, now) {
                 Ok(ImportOutcome::New(mut order)) => {
                     note_read(&mut order, read);
+                    if order.review_reason.as_deref() == Some(NON_POSITIVE_QUANTITY_REASON) {
+                        self.quantity_review_logged(&code, changeset);
+                    }
                     changeset.put_order(&order);
                     self.orders.insert(order);
                     run.records += 1;
@@ -647,6 +686,26 @@ impl IntegrationActor {
                 self.metrics.order_conflict();
             }
             Err(err) => self.order_refused(&code, incoming, &err.to_string(), changeset, run),
+        }
+    }
+
+    /// A new order came with a zero or negative product quantity: it was flagged (not imported
+    /// for picking); an error-log entry tells someone to look.
+    fn quantity_review_logged(&self, code: &str, changeset: &mut Changeset) {
+        tracing::warn!(
+            store = ?self.integration.name,
+            order_code = ?code,
+            "order flagged for review: {NON_POSITIVE_QUANTITY_REASON}"
+        );
+        if let Some(entry) = self.error_entry(
+            NON_POSITIVE_QUANTITY_REASON,
+            Some(&format!(
+                "order {code:?}: a product row has a zero or negative quantity; it is held (status Error) until someone checks it in the shop and acknowledges the review"
+            )),
+            Some(SyncType::Orders),
+            ErrorSeverity::Medium,
+        ) {
+            changeset.put_error(&entry);
         }
     }
 

@@ -39,6 +39,22 @@ pub(super) struct ReadPlan {
     pub newest: Option<DateTime<Utc>>,
     /// The read returned every change from `from` on.
     pub complete: bool,
+    /// The changes the read returned, as [`page_fingerprint`].
+    pub fingerprint: u64,
+}
+
+/// A fingerprint of a page of the change feed (its codes, times and kinds in order): the same
+/// page twice in a row means the feed makes no progress.
+fn page_fingerprint(items: &[OrderChange]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    items.len().hash(&mut hasher);
+    for change in items {
+        change.code.hash(&mut hasher);
+        change.change_time.hash(&mut hasher);
+        change.change_type.is_delete().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// What one read of the change feed brought, details included.
@@ -59,6 +75,8 @@ pub(super) struct OrdersBatch {
     pub complete: bool,
     /// Details actually requested (the bench's "reads per change").
     pub reads: usize,
+    /// The changes the read returned, as [`page_fingerprint`].
+    pub fingerprint: u64,
 }
 
 impl IntegrationActor {
@@ -86,6 +104,7 @@ impl IntegrationActor {
             new_changes: 0,
             newest: None,
             complete: !page.has_next(),
+            fingerprint: page_fingerprint(&page.items),
         };
         let mut queued: HashSet<String> = HashSet::new();
         for change in page.items {
@@ -144,6 +163,7 @@ pub(super) async fn fetch_order_details(
         new_changes,
         newest,
         complete,
+        fingerprint,
     } = plan;
     let reads = to_fetch.len();
     let results: Vec<(String, Result<_, ShoptetError>)> = stream::iter(to_fetch)
@@ -181,5 +201,6 @@ pub(super) async fn fetch_order_details(
         newest,
         complete,
         reads,
+        fingerprint,
     })
 }
