@@ -14,6 +14,7 @@ pub mod actors;
 pub mod config;
 pub mod control;
 pub mod domain;
+pub mod secrets;
 pub mod service;
 pub mod shoptet;
 pub mod sim;

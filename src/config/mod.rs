@@ -214,6 +214,8 @@ pub struct DaemonConfig {
     pub retention: Retention,
     /// Sync defaults.
     pub sync: SyncDefaults,
+    /// Where the key that seals stored secrets is (`[secrets]`).
+    pub secrets: crate::secrets::KeySettings,
     /// Integrations created or updated at start (and on reload).
     pub integrations: Vec<DeclaredIntegration>,
 }
@@ -278,6 +280,7 @@ impl Default for DaemonConfig {
                     raw.sync.unreachable_alert_minutes.saturating_mul(60),
                 ),
             },
+            secrets: crate::secrets::KeySettings::default(),
             integrations: Vec::new(),
         }
     }
@@ -324,6 +327,9 @@ impl DaemonConfig {
         }
         if self.log.output != new.log.output {
             changed.push("log.output");
+        }
+        if self.secrets != new.secrets {
+            changed.push("secrets");
         }
         changed
     }
@@ -411,6 +417,7 @@ struct RawConfig {
     log: RawLog,
     retention: RawRetention,
     sync: RawSync,
+    secrets: RawSecrets,
     #[serde(rename = "integration")]
     integrations: Vec<integration::RawIntegration>,
 }
@@ -425,6 +432,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             retention: RawRetention::default(),
             sync: RawSync::default(),
+            secrets: RawSecrets::default(),
             integrations: Vec::new(),
         }
     }
@@ -521,6 +529,40 @@ impl Default for RawSync {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSecrets {
+    key_file: PathBuf,
+    key_credential: String,
+}
+
+impl Default for RawSecrets {
+    fn default() -> Self {
+        let defaults = crate::secrets::KeySettings::default();
+        Self {
+            key_file: defaults.key_file,
+            key_credential: defaults.key_credential,
+        }
+    }
+}
+
+fn resolve_secrets(raw: RawSecrets) -> Result<crate::secrets::KeySettings, Issue> {
+    if !raw.key_file.is_absolute() {
+        return Err(issue(key("secrets.key_file"), "must be an absolute path"));
+    }
+    let name = raw.key_credential.trim();
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(issue(
+            key("secrets.key_credential"),
+            "must be a credential name (not empty, no `/`)",
+        ));
+    }
+    Ok(crate::secrets::KeySettings {
+        key_file: raw.key_file,
+        key_credential: name.to_owned(),
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation and resolution.
 
@@ -552,6 +594,7 @@ fn resolve(
     let shutdown_secs = check_range("shutdown_timeout_secs", raw.shutdown_timeout_secs, 1, 600)?;
     let control = resolve_control(raw.control)?;
     let access = resolve_access(&raw.access)?;
+    let secrets = resolve_secrets(raw.secrets)?;
 
     if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&raw.log.level) {
         return Err(issue(
@@ -618,6 +661,7 @@ fn resolve(
         },
         retention,
         sync,
+        secrets,
         integrations,
     })
 }

@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod demo;
 pub mod logging;
 pub mod notify;
+pub mod rekey;
 pub mod signals;
 
 pub use logging::{LogHandle, LogTarget, LoggingError};

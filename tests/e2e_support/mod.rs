@@ -148,6 +148,10 @@ impl Syncd {
         config.push_str(
             "\n[log]\noutput = \"stderr\"\nlevel = \"info,shoptet_sync=debug\"\n\n[sync]\ninterval_minutes = 1\ninventory_debounce_secs = 0\n",
         );
+        config.push_str(&format!(
+            "\n[secrets]\nkey_file = \"{}\"\n",
+            dir.path().join("secrets.key").display()
+        ));
         std::fs::write(&config_path, config).unwrap();
         let mut syncd = Syncd {
             dir,
