@@ -561,17 +561,29 @@ async fn tokens_are_sealed_at_rest_and_a_wrong_key_is_refused_by_name() {
         );
     }
 
-    // A different key: a clear refusal naming the key file, not a start with garbage tokens.
     let right_key = std::fs::read(&key_file).unwrap();
+    let start_once = || {
+        Command::new(env!("CARGO_BIN_EXE_shoptet-syncd"))
+            .arg("--config")
+            .arg(&syncd.config_path)
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // The key is gone: no new key is made up for a store that holds sealed tokens.
+    std::fs::remove_file(&key_file).unwrap();
+    let start = start_once();
+    let stderr = String::from_utf8_lossy(&start.stderr);
+    assert_eq!(start.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!key_file.exists());
+
+    // A different key: a clear refusal naming the key file, not a start with garbage tokens.
     std::fs::write(&key_file, format!("{}\n", "5a".repeat(32))).unwrap();
-    let start = Command::new(env!("CARGO_BIN_EXE_shoptet-syncd"))
-        .arg("--config")
-        .arg(&syncd.config_path)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let start = start_once();
     let stderr = String::from_utf8_lossy(&start.stderr);
     assert_eq!(start.status.code(), Some(78), "{stderr}");
     assert!(
@@ -582,14 +594,7 @@ async fn tokens_are_sealed_at_rest_and_a_wrong_key_is_refused_by_name() {
     // A key file others may read is refused too.
     std::fs::write(&key_file, &right_key).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let start = Command::new(env!("CARGO_BIN_EXE_shoptet-syncd"))
-        .arg("--config")
-        .arg(&syncd.config_path)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let start = start_once();
     let stderr = String::from_utf8_lossy(&start.stderr);
     assert_eq!(start.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains("chmod 600"), "{stderr}");

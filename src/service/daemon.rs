@@ -277,6 +277,18 @@ pub async fn unlock_store(store: &Store, config: &DaemonConfig) -> Result<(), Da
                 data_dir.display()
             )));
         }
+        let sealed = store
+            .sealed_values()
+            .map_err(|e| DaemonError::Key(format!("cannot read the store: {}", error_chain(&e))))?;
+        if sealed > 0 && !key_file.exists() {
+            // A new key could not open them: say what is missing rather than create one.
+            return Err(DaemonError::Key(format!(
+                "the key file {} does not exist, but the store holds secrets sealed with a key: \
+                 put that key there (or give it as the systemd credential `{}`)",
+                key_file.display(),
+                settings.key_credential
+            )));
+        }
     }
     let (sealer, created) = crate::secrets::load_key(settings, credentials_directory.as_deref())
         .map_err(|e| {

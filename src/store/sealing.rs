@@ -89,6 +89,17 @@ impl Store {
         Ok(report)
     }
 
+    /// How many sealed values the store holds (whatever the key).
+    pub fn sealed_values(&self) -> Result<u64, StoreError> {
+        let mut count = 0;
+        for key in self.tree(TreeId::Meta).iter().keys() {
+            if sealed_name(&key?).is_some() {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
     /// [`Store::install_sealer`] for threads that may block (tests, tools).
     pub fn install_sealer_blocking(&self, sealer: Sealer) -> Result<SealingReport, StoreError> {
         futures::executor::block_on(self.install_sealer(sealer))
