@@ -191,6 +191,17 @@ pub struct Retention {
     pub resolved_error_days: u32,
 }
 
+/// `[backup]`: optional scheduled backups (off unless `dir` is set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Where scheduled backups go; outside the data directory. `None`: no scheduled backups.
+    pub dir: Option<PathBuf>,
+    /// Time between scheduled backups.
+    pub interval: Duration,
+    /// Scheduled backups kept in `dir` (the newest); older ones are removed.
+    pub keep: usize,
+}
+
 /// `[sync]`: defaults for integrations that do not set their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncDefaults {
@@ -222,6 +233,8 @@ pub struct DaemonConfig {
     pub sync: SyncDefaults,
     /// Where the key that seals stored secrets is (`[secrets]`).
     pub secrets: crate::secrets::KeySettings,
+    /// Scheduled backups.
+    pub backup: BackupSettings,
     /// Integrations created or updated at start (and on reload).
     pub integrations: Vec<DeclaredIntegration>,
 }
@@ -290,6 +303,11 @@ impl Default for DaemonConfig {
                 ),
             },
             secrets: crate::secrets::KeySettings::default(),
+            backup: BackupSettings {
+                dir: raw.backup.dir,
+                interval: Duration::from_secs(u64::from(raw.backup.interval_hours) * 3600),
+                keep: raw.backup.keep as usize,
+            },
             integrations: Vec::new(),
         }
     }
@@ -427,6 +445,7 @@ struct RawConfig {
     retention: RawRetention,
     sync: RawSync,
     secrets: RawSecrets,
+    backup: RawBackup,
     #[serde(rename = "integration")]
     integrations: Vec<integration::RawIntegration>,
 }
@@ -442,6 +461,7 @@ impl Default for RawConfig {
             retention: RawRetention::default(),
             sync: RawSync::default(),
             secrets: RawSecrets::default(),
+            backup: RawBackup::default(),
             integrations: Vec::new(),
         }
     }
@@ -561,6 +581,24 @@ impl Default for RawSecrets {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawBackup {
+    dir: Option<PathBuf>,
+    interval_hours: u32,
+    keep: u32,
+}
+
+impl Default for RawBackup {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            interval_hours: 24,
+            keep: 7,
+        }
+    }
+}
+
 fn resolve_secrets(raw: RawSecrets) -> Result<crate::secrets::KeySettings, Issue> {
     if !raw.key_file.is_absolute() {
         return Err(issue(key("secrets.key_file"), "must be an absolute path"));
@@ -650,6 +688,8 @@ fn resolve(
         ),
     };
 
+    let backup = resolve_backup(raw.backup, &raw.data_dir)?;
+
     let mut integrations = Vec::with_capacity(raw.integrations.len());
     let mut names = BTreeSet::new();
     for (index, decl) in raw.integrations.into_iter().enumerate() {
@@ -677,7 +717,32 @@ fn resolve(
         retention,
         sync,
         secrets,
+        backup,
         integrations,
+    })
+}
+
+fn resolve_backup(raw: RawBackup, data_dir: &Path) -> Result<BackupSettings, Issue> {
+    let interval_hours = check_range("backup.interval_hours", raw.interval_hours, 1, 24 * 366)?;
+    let keep = check_range("backup.keep", raw.keep, 1, 10_000)?;
+    if let Some(dir) = &raw.dir {
+        if !dir.is_absolute() {
+            return Err(issue(key("backup.dir"), "must be an absolute path"));
+        }
+        // The store checks the resolved path again before each backup (symbolic links).
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        let data = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        if dir.starts_with(&data) {
+            return Err(issue(
+                key("backup.dir"),
+                "must not be inside data_dir (a backup there is lost with the data it protects)",
+            ));
+        }
+    }
+    Ok(BackupSettings {
+        dir: raw.dir,
+        interval: Duration::from_secs(u64::from(interval_hours) * 3600),
+        keep: keep as usize,
     })
 }
 
