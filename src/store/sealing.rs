@@ -294,7 +294,7 @@ mod tests {
     fn plaintext_credentials_of_an_older_release_are_sealed_at_first_start() {
         let dir = tempfile::tempdir().unwrap();
         let integration = integration_with_token();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path().join("data")).unwrap();
         // As the previous release wrote it: the token inside the integration record.
         let key = keys::integration_key(integration.id);
         let old = codec::encode(TreeId::Integrations, &key, &integration).unwrap();
