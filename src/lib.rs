@@ -8,12 +8,14 @@
 //! - [`actors`]: the supervisor and one integration actor per store;
 //! - [`control`]: the Unix-socket protocol shared by the daemon and `shoptetctl`;
 //! - [`config`]: the daemon's configuration file;
+//! - [`metrics`]: Prometheus metrics and the probes' listener;
 //! - [`service`]: running as a system service: sd_notify, logging, signals, exit codes.
 
 pub mod actors;
 pub mod config;
 pub mod control;
 pub mod domain;
+pub mod metrics;
 pub mod secrets;
 pub mod service;
 pub mod shoptet;

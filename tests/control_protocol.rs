@@ -756,6 +756,10 @@ fn every_response() -> Vec<Response> {
                 last_inventory_sync: None,
                 outbox_pending: 0,
                 outbox_dead_letters: 0,
+                running: vec!["orders".into()],
+                bucket_filling: Some(12),
+                bucket_capacity: Some(200),
+                feed_lag_secs: Some(30),
             }],
         }),
         Response::Backup(BackupResult {

@@ -371,6 +371,16 @@ impl Daemon {
                             last_inventory_sync: s.last_inventory_sync,
                             outbox_pending: s.outbox_pending,
                             outbox_dead_letters: s.outbox_dead_letters,
+                            running: s
+                                .running
+                                .iter()
+                                .map(|kind| {
+                                    crate::actors::integration::metric_kind(*kind).to_owned()
+                                })
+                                .collect(),
+                            bucket_filling: s.bucket.map(|(filling, _)| filling),
+                            bucket_capacity: s.bucket.map(|(_, capacity)| capacity),
+                            feed_lag_secs: s.feed_lag_secs,
                         })
                         .collect(),
                 })

@@ -280,6 +280,10 @@ pub struct StoreStatus {
     pub outbox_dead_letters: u64,
     /// Kinds running right now.
     pub running: Vec<SyncKind>,
+    /// The shop's rate-limit bucket from the last response header: filling and capacity.
+    pub bucket: Option<(u32, u32)>,
+    /// Seconds since the time the orders feed is known to be read up to.
+    pub feed_lag_secs: Option<u64>,
 }
 
 /// The daemon's status.

@@ -159,6 +159,8 @@ pub struct SyncSettings {
     /// A store whose shop cannot be reached for this long logs an error (journald priority 3),
     /// and again every this long while the outage lasts; shorter outages log warnings.
     pub unreachable_alert_after: Duration,
+    /// Where the stores publish their figures (the daemon's registry; a private one by default).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Default for SyncSettings {
@@ -187,6 +189,7 @@ impl Default for SyncSettings {
             sync_timeout: Duration::from_secs(60 * 60),
             shutdown_timeout: Duration::from_secs(30),
             unreachable_alert_after: Duration::from_secs(60 * 60),
+            metrics: crate::metrics::Metrics::new(),
         }
     }
 }

@@ -81,6 +81,7 @@ impl Supervisor {
         )?
         .with_supervisor(ctx.address().recipient(), ctx.address().recipient());
         let addr = actor.start();
+        self.settings.metrics.set_store_up(id, true);
         self.running.insert(
             id,
             Running {
@@ -180,6 +181,10 @@ impl Actor for Supervisor {
         for integration in integrations {
             if let Err(err) = self.start_actor(ctx, integration.id) {
                 tracing::error!(store = %integration.name, error = %err, "cannot start the integration actor; retrying");
+                let _ = self
+                    .settings
+                    .metrics
+                    .store(integration.id, &integration.name);
                 self.restarting
                     .insert(integration.id, (integration.name.clone(), 0));
                 ctx.notify(IntegrationStopped {
@@ -212,6 +217,7 @@ impl Handler<IntegrationStopped> for Supervisor {
         if self.shutting_down || self.deleting.contains(&msg.id) {
             return;
         }
+        self.settings.metrics.set_store_up(msg.id, false);
         let reason = msg
             .fatal
             .unwrap_or_else(|| "the actor stopped unexpectedly".to_owned());
@@ -412,6 +418,7 @@ impl Handler<DeleteIntegration> for Supervisor {
                     act.running.remove(&id);
                     act.restarting.remove(&id);
                     act.restarted.remove(&id);
+                    act.settings.metrics.remove_store(id);
                     tracing::info!(store = %name, sync_type = "system", "integration deleted");
                 }
                 result

@@ -214,6 +214,15 @@ pub struct SyncDefaults {
     pub unreachable_alert_after: Duration,
 }
 
+/// `[metrics]`: the Prometheus metrics and probes listener (off unless `listen` is set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served, e.g. `127.0.0.1:9464`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Allow a non-loopback `listen` address (the figures are served without authentication).
+    pub allow_remote: bool,
+}
+
 /// The validated daemon configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
@@ -233,6 +242,8 @@ pub struct DaemonConfig {
     pub sync: SyncDefaults,
     /// Where the key that seals stored secrets is (`[secrets]`).
     pub secrets: crate::secrets::KeySettings,
+    /// The metrics listener.
+    pub metrics: MetricsSettings,
     /// Scheduled backups.
     pub backup: BackupSettings,
     /// Integrations created or updated at start (and on reload).
@@ -303,6 +314,7 @@ impl Default for DaemonConfig {
                 ),
             },
             secrets: crate::secrets::KeySettings::default(),
+            metrics: MetricsSettings::default(),
             backup: BackupSettings {
                 dir: raw.backup.dir,
                 interval: Duration::from_secs(u64::from(raw.backup.interval_hours) * 3600),
@@ -357,6 +369,9 @@ impl DaemonConfig {
         }
         if self.secrets != new.secrets {
             changed.push("secrets");
+        }
+        if self.metrics != new.metrics {
+            changed.push("metrics");
         }
         changed
     }
@@ -445,6 +460,7 @@ struct RawConfig {
     retention: RawRetention,
     sync: RawSync,
     secrets: RawSecrets,
+    metrics: RawMetrics,
     backup: RawBackup,
     #[serde(rename = "integration")]
     integrations: Vec<integration::RawIntegration>,
@@ -461,6 +477,7 @@ impl Default for RawConfig {
             retention: RawRetention::default(),
             sync: RawSync::default(),
             secrets: RawSecrets::default(),
+            metrics: RawMetrics::default(),
             backup: RawBackup::default(),
             integrations: Vec::new(),
         }
@@ -562,6 +579,13 @@ impl Default for RawSync {
             unreachable_alert_minutes: 60,
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    listen: Option<String>,
+    allow_remote: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -688,6 +712,7 @@ fn resolve(
         ),
     };
 
+    let metrics = resolve_metrics(&raw.metrics)?;
     let backup = resolve_backup(raw.backup, &raw.data_dir)?;
 
     let mut integrations = Vec::with_capacity(raw.integrations.len());
@@ -717,8 +742,38 @@ fn resolve(
         retention,
         sync,
         secrets,
+        metrics,
         backup,
         integrations,
+    })
+}
+
+fn resolve_metrics(raw: &RawMetrics) -> Result<MetricsSettings, Issue> {
+    let listen = match raw.listen.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => {
+            let address: std::net::SocketAddr = text.parse().map_err(|_| {
+                issue(
+                    key("metrics.listen"),
+                    format!(
+                        "{text:?} is not an address; expected IP:PORT such as \"127.0.0.1:9464\""
+                    ),
+                )
+            })?;
+            if !address.ip().is_loopback() && !raw.allow_remote {
+                return Err(issue(
+                    key("metrics.listen"),
+                    format!(
+                        "{address} is not a loopback address; the metrics are served without authentication, so set `allow_remote = true` to serve them there"
+                    ),
+                ));
+            }
+            Some(address)
+        }
+    };
+    Ok(MetricsSettings {
+        listen,
+        allow_remote: raw.allow_remote,
     })
 }
 

@@ -74,6 +74,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `status` options.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StatusArgs {
+    /// Redraw the status every second until interrupted (Ctrl-C).
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: stop after this many frames.
+    #[arg(long, value_name = "N", requires = "watch", value_parser = clap::value_parser!(u32).range(1..))]
+    pub watch_count: Option<u32>,
+}
+
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -111,8 +122,9 @@ pub enum Command {
     /// Fulfilment and inventory reports.
     #[command(subcommand)]
     Report(ReportCommand),
-    /// Daemon version, uptime and every store's health, last syncs and outbox depth.
-    Status,
+    /// Daemon version, uptime and every store's health, last syncs, feed lag, rate-limit
+    /// bucket, running syncs and outbox depth.
+    Status(StatusArgs),
     /// Write a consistent snapshot of the daemon's store to FILE (written by the daemon).
     Backup {
         /// Destination; relative paths are taken from the current directory.
@@ -972,7 +984,7 @@ pub fn plan(command: &Command, stdin: &mut dyn Read) -> Result<Plan, UsageError>
         Command::Report(ReportCommand::Inventory { integration }) => Request::InventoryReport {
             integration: integration.clone(),
         },
-        Command::Status => Request::DaemonStatus {},
+        Command::Status(_) => Request::DaemonStatus {},
         Command::Backup { file } => {
             let absolute = std::path::absolute(file).map_err(|e| {
                 UsageError(format!("cannot resolve the path {}: {e}", file.display()))
@@ -1206,12 +1218,17 @@ pub fn run(cli: &Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn W
             return EXIT_UNREACHABLE;
         }
     };
+    if let Command::Status(args) = &cli.command
+        && args.watch
+    {
+        return runtime.block_on(super::watch::watch(cli, args, &plan, out, err));
+    }
     let outcome = runtime.block_on(execute(&cli.socket, cli.timeout, &plan));
     report(cli, &plan, outcome, out, err)
 }
 
 /// What the calls produced.
-enum Outcome {
+pub(super) enum Outcome {
     Done(Box<Response>),
     Failed {
         error: ClientError,
@@ -1220,7 +1237,7 @@ enum Outcome {
     },
 }
 
-async fn execute(socket: &Path, timeout: Option<Duration>, plan: &Plan) -> Outcome {
+pub(super) async fn execute(socket: &Path, timeout: Option<Duration>, plan: &Plan) -> Outcome {
     let connect_limit = timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |t| t.min(DEFAULT_CONNECT_TIMEOUT));
     let mut client = match ControlClient::connect_within(socket, connect_limit).await {
         Ok(client) => client,
@@ -1256,7 +1273,7 @@ async fn execute(socket: &Path, timeout: Option<Duration>, plan: &Plan) -> Outco
     }
 }
 
-fn report(
+pub(super) fn report(
     cli: &Cli,
     plan: &Plan,
     outcome: Outcome,

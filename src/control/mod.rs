@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod render;
 pub mod server;
 mod sys;
+mod watch;
 
 pub use client::{ClientError, ControlClient};
 pub use protocol::{

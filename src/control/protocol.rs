@@ -1278,6 +1278,19 @@ pub struct StoreStatus {
     /// Outbox entries waiting to be sent.
     pub outbox_pending: u64,
     pub outbox_dead_letters: u64,
+    /// Sync kinds running now (`orders`, `inventory`, `discrepancies`, `products`, `prices`,
+    /// `outbox`).
+    #[serde(default)]
+    pub running: Vec<String>,
+    /// The shop's rate-limit bucket filling (drops) from the last response header.
+    #[serde(default)]
+    pub bucket_filling: Option<u32>,
+    /// The bucket's capacity from the same header.
+    #[serde(default)]
+    pub bucket_capacity: Option<u32>,
+    /// Seconds since the time the orders feed is known to be read up to (order freshness).
+    #[serde(default)]
+    pub feed_lag_secs: Option<u64>,
 }
 
 /// `daemon.status`.

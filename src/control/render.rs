@@ -724,11 +724,23 @@ fn daemon_status(status: &DaemonStatus) -> String {
         "LAST SYNC",
         "ORDERS SYNC",
         "INVENTORY SYNC",
+        "FEED LAG",
+        "BUCKET",
+        "RUNNING",
         "OUTBOX",
         "DEAD",
     ])
-    .right_align(&[6, 7]);
+    .right_align(&[6, 7, 9, 10]);
     for s in &status.stores {
+        let running = if s.running.is_empty() {
+            "-".to_owned()
+        } else {
+            s.running.join(",")
+        };
+        let bucket = match (s.bucket_filling, s.bucket_capacity) {
+            (Some(filling), Some(capacity)) => format!("{filling}/{capacity}"),
+            _ => "-".to_owned(),
+        };
         table.row(vec![
             s.name.clone(),
             label(&s.status),
@@ -736,6 +748,12 @@ fn daemon_status(status: &DaemonStatus) -> String {
             opt_time(&s.last_sync),
             opt_time(&s.last_order_sync),
             opt_time(&s.last_inventory_sync),
+            s.feed_lag_secs.map_or_else(
+                || "-".to_owned(),
+                |lag| duration(i64::try_from(lag).unwrap_or(i64::MAX)),
+            ),
+            bucket,
+            running,
             s.outbox_pending.to_string(),
             s.outbox_dead_letters.to_string(),
         ]);
@@ -810,6 +828,10 @@ mod tests {
             last_inventory_sync: None,
             outbox_pending: pending,
             outbox_dead_letters: 0,
+            running: vec!["orders".into()],
+            bucket_filling: Some(37),
+            bucket_capacity: Some(200),
+            feed_lag_secs: Some(65),
         };
         let text = render(&Response::DaemonStatus(DaemonStatus {
             version: "0.1.0".into(),
@@ -823,5 +845,19 @@ mod tests {
         assert!(lines[3].starts_with("demo         active  warning"));
         assert!(lines[3].ends_with("     3     0"), "{}", lines[3]);
         assert!(lines[4].ends_with("    12     0"), "{}", lines[4]);
+        assert!(
+            lines[2].contains("FEED LAG")
+                && lines[2].contains("BUCKET")
+                && lines[2].contains("RUNNING"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].contains("1m 05s")
+                && lines[3].contains("37/200")
+                && lines[3].contains("orders"),
+            "{}",
+            lines[3]
+        );
     }
 }

@@ -418,6 +418,7 @@ fn effective_after_reload(old: &DaemonConfig, new: DaemonConfig) -> DaemonConfig
             unreachable_alert_after: old.sync.unreachable_alert_after,
         },
         secrets: old.secrets.clone(),
+        metrics: old.metrics,
         backup: new.backup,
         integrations: new.integrations,
     }
@@ -677,7 +678,16 @@ where
     let store = open_store(&config.data_dir)?;
     tracing::info!(data_dir = %config.data_dir.display(), "store opened");
     unlock_store(&store, &config).await?;
+    let metrics = settings.metrics.clone();
+    metrics.set_store_open(true);
     let daemon = Daemon::start(store.clone(), settings);
+    let metrics_server = match start_metrics(&config, &metrics, &daemon) {
+        Ok(server) => server,
+        Err(err) => {
+            let _ = daemon.shutdown().await;
+            return Err(err);
+        }
+    };
     let activations = apply_declared(&daemon, &config.integrations)
         .await
         .to_activate;
@@ -842,11 +852,51 @@ where
         Ok(Err(err)) => tracing::error!(error = %error_chain(&err), "final store flush failed"),
         Err(_) => tracing::error!("final store flush did not finish in time"),
     }
+    metrics.set_store_open(false);
+    if let Some(server) = metrics_server {
+        server.stop();
+    }
     bound.remove();
     signals.close();
     drop(hook);
     tracing::info!("shoptet-syncd stopped");
     outcome
+}
+
+/// `/healthz`: the actor system answers a status query.
+struct ActorProbe(Daemon);
+
+impl crate::metrics::Probe for ActorProbe {
+    fn alive(&self) -> futures::future::BoxFuture<'static, Result<(), String>> {
+        let daemon = self.0.clone();
+        Box::pin(async move {
+            daemon
+                .status()
+                .await
+                .map(|_| ())
+                .map_err(|err| err.to_string())
+        })
+    }
+}
+
+/// Starts the metrics listener when `[metrics] listen` is set.
+fn start_metrics(
+    config: &DaemonConfig,
+    metrics: &crate::metrics::Metrics,
+    daemon: &Daemon,
+) -> Result<Option<crate::metrics::MetricsServer>, DaemonError> {
+    let Some(listen) = config.metrics.listen else {
+        return Ok(None);
+    };
+    let server = crate::metrics::MetricsServer::start(
+        listen,
+        config.metrics.allow_remote,
+        metrics.clone(),
+        Arc::new(ActorProbe(daemon.clone())),
+    )
+    .map_err(|err| DaemonError::Runtime(error_chain(&err)))?;
+    tracing::info!(address = %server.address(), "metrics listener ready");
+    Ok(Some(server))
 }
 
 /// How long a failed scheduled backup waits before it is tried again (at most the interval).

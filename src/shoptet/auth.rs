@@ -215,6 +215,7 @@ impl AddonTokens {
             let (status, retry_after, body) = match sent {
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    counters.observe(|o| o.token_mint(Some(status)));
                     let retry_after = response
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
@@ -243,6 +244,7 @@ impl AddonTokens {
                     }
                 }
                 Err(err) => {
+                    counters.observe(|o| o.token_mint(None));
                     self.transient_or_fail(attempt, retry, None, &err.to_string())
                         .await?;
                     continue;
@@ -312,7 +314,7 @@ impl AddonTokens {
                         wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                         "minting a Shoptet API access token failed; retrying"
                     );
-                    counters.retries.fetch_add(1, Ordering::Relaxed);
+                    counters.retried();
                     tokio::time::sleep(wait).await;
                 }
                 _ => {

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use super::auth::{Auth, AuthHeader};
 use super::limits::{Throttle, parse_bucket_filling};
 use super::model::{ApiErrorItem, Metadata};
+use super::observer::RequestObserver;
 use super::retry::parse_retry_after;
 use super::time::encode_component;
 use super::{ClientConfig, MAX_BATCH_ROWS, MAX_IN_FLIGHT_LIMIT, ShoptetError};
@@ -44,6 +45,23 @@ pub(crate) struct Counters {
     pub throttle_waits: AtomicU64,
     pub in_flight: AtomicU64,
     pub in_flight_peak: AtomicU64,
+    /// Who else is told about each attempt (metrics); set at most once.
+    pub observer: OnceLock<Arc<dyn RequestObserver>>,
+}
+
+impl Counters {
+    /// Tells the observer, if there is one.
+    pub(crate) fn observe(&self, tell: impl FnOnce(&dyn RequestObserver)) {
+        if let Some(observer) = self.observer.get() {
+            tell(observer.as_ref());
+        }
+    }
+
+    /// Counts a retry (and tells the observer).
+    pub(crate) fn retried(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        self.observe(|o| o.retry());
+    }
 }
 
 /// A snapshot of a client's counters (for benches, logs and tests).
@@ -403,6 +421,12 @@ impl ShoptetClient {
         &self.inner.base
     }
 
+    /// Reports every attempt to `observer` from now on (metrics). A client has at most one
+    /// observer: returns `false` if one was already set.
+    pub fn set_observer(&self, observer: Arc<dyn RequestObserver>) -> bool {
+        self.inner.counters.observer.set(observer).is_ok()
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> ClientStats {
         let c = &self.inner.counters;
@@ -458,6 +482,7 @@ impl ShoptetClient {
                     .counters
                     .throttle_waits
                     .fetch_add(1, Ordering::Relaxed);
+                inner.counters.observe(|o| o.throttled(throttle_wait));
                 tracing::debug!(
                     operation = call.op,
                     wait_ms = millis(throttle_wait),
@@ -484,6 +509,7 @@ impl ShoptetClient {
                         .counters
                         .transport_errors
                         .fetch_add(1, Ordering::Relaxed);
+                    inner.counters.observe(|o| o.response(&call.path, None));
                     transient_failures += 1;
                     let reason = if err.is_timeout() {
                         format!("timed out: {err}")
@@ -504,6 +530,9 @@ impl ShoptetClient {
                     continue;
                 }
             };
+            inner
+                .counters
+                .observe(|o| o.response(&call.path, Some(attempt.status)));
             if let Some((filling, capacity)) = attempt
                 .headers
                 .get(BUCKET_FILLING_HEADER)
@@ -511,6 +540,7 @@ impl ShoptetClient {
                 .and_then(parse_bucket_filling)
             {
                 inner.throttle.observe(filling, capacity, Instant::now());
+                inner.counters.observe(|o| o.bucket(filling, capacity));
             }
             let header_request_id = attempt
                 .headers
@@ -567,7 +597,7 @@ impl ShoptetClient {
                             .counters
                             .token_renewals
                             .fetch_add(1, Ordering::Relaxed);
-                        inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+                        inner.counters.retried();
                         tracing::warn!(
                             operation = call.op,
                             path = %call.path,
@@ -704,7 +734,7 @@ impl ShoptetClient {
         wait: Duration,
         reason: &str,
     ) {
-        self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+        self.inner.counters.retried();
         tracing::warn!(
             operation = call.op,
             method = %call.method,

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client;
 pub mod limits;
 pub mod model;
+pub mod observer;
 pub mod retry;
 pub mod time;
 
@@ -21,6 +22,7 @@ pub use api::{OrderFilter, OrderRead};
 pub use client::{ClientStats, ShoptetClient};
 pub use limits::ThrottleConfig;
 pub use model::*;
+pub use observer::RequestObserver;
 pub use retry::RetryPolicy;
 
 /// The production API base URL.

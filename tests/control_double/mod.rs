@@ -200,6 +200,10 @@ impl MemoryHandler {
                         last_inventory_sync: i.last_inventory_sync,
                         outbox_pending: 0,
                         outbox_dead_letters: 0,
+                        running: Vec::new(),
+                        bucket_filling: None,
+                        bucket_capacity: None,
+                        feed_lag_secs: None,
                     })
                     .collect(),
             })),

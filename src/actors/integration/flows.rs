@@ -417,6 +417,12 @@ impl IntegrationActor {
         } else {
             Some(run.from)
         };
+        // Feed lag: read to its end → up to when this run started; else up to where it stopped.
+        self.metrics.feed_read_up_to(if run.complete {
+            run.started_at
+        } else {
+            run.from
+        });
         if let Some(basis) = basis {
             let mut cursor = basis - self.settings.order_overlap;
             if let Some(old) = self.sync.orders_cursor {
@@ -538,6 +544,8 @@ impl IntegrationActor {
                     self.orders.insert(order);
                     run.records += 1;
                     run.imported += 1;
+                    self.metrics
+                        .order_imported(incoming.created_at.map(|created| now - created));
                 }
                 Ok(_) => {}
                 Err(err) => self.order_refused(&code, incoming, &err.to_string(), changeset, run),
@@ -636,6 +644,7 @@ impl IntegrationActor {
                 self.orders.insert(order);
                 run.records += 1;
                 run.conflicts += 1;
+                self.metrics.order_conflict();
             }
             Err(err) => self.order_refused(&code, incoming, &err.to_string(), changeset, run),
         }
@@ -792,6 +801,7 @@ impl IntegrationActor {
         }
         run.records += 1;
         run.cancelled += 1;
+        self.metrics.order_cancelled_in_shop();
         changeset.put_order(&order);
         // Pushes not yet sent would undo the shop's cancel (e.g. "processing"): drop them.
         if matches!(
@@ -1080,6 +1090,7 @@ impl IntegrationActor {
             changeset.put_error(&entry);
         }
         changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
+        self.metrics.stock_rows_pushed(applied);
         let end = RunEnd {
             started_at,
             records: applied,
@@ -1169,6 +1180,7 @@ impl IntegrationActor {
             // Forget the acknowledged figure: the next push sends it again.
             self.sync.pushed.remove(&code);
         }
+        self.metrics.discrepancies_found(found_any);
         if found_any > 0 {
             changeset.put_meta(self.id, meta::PUSHED_STOCK, &self.sync.pushed);
             self.kinds.entry(SyncKind::Inventory).or_default().pending = true;

@@ -34,9 +34,25 @@ use crate::domain::{
     ErrorLog, ErrorSeverity, Integration, IntegrationId, OutboxEntry, PriceChange, Product,
     SyncType,
 };
+use crate::metrics::{StoreMetrics, StoreState};
 use crate::shoptet::{ClientConfig, ShoptetClient};
 use crate::store::{Changeset, IntegrationState, Store};
 use reachability::{Contact, Reachability};
+
+/// How often an actor refreshes its state gauges besides after each change.
+const METRICS_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The `kind` label of `kind` in the metrics.
+pub(crate) fn metric_kind(kind: SyncKind) -> &'static str {
+    match kind {
+        SyncKind::Orders => "orders",
+        SyncKind::Inventory => "inventory",
+        SyncKind::Discrepancies => "discrepancies",
+        SyncKind::Products => "products",
+        SyncKind::Prices => "prices",
+        SyncKind::Outbox => "outbox",
+    }
+}
 
 /// Meta names of the persisted sync state.
 pub(crate) mod meta {
@@ -245,6 +261,8 @@ pub struct IntegrationActor {
     fatal: Option<String>,
     /// When the shop last answered, for the "unreachable for over an hour" alert.
     reachability: Reachability,
+    /// This store's figures in the daemon's metrics registry.
+    metrics: Arc<StoreMetrics>,
 }
 
 impl IntegrationActor {
@@ -292,6 +310,14 @@ impl IntegrationActor {
                 "price history unreadable; its pending entries stay unmarked"
             ),
         }
+        let metrics = settings
+            .metrics
+            .store(state.integration.id, &state.integration.name);
+        metrics.seed_last_success("orders", state.integration.last_order_sync);
+        metrics.seed_last_success("inventory", state.integration.last_inventory_sync);
+        if let Some(at) = state.integration.last_order_sync.or(sync.orders_cursor) {
+            metrics.feed_read_up_to(at);
+        }
         let open_errors = store
             .errors(state.integration.id, true)?
             .into_iter()
@@ -327,6 +353,7 @@ impl IntegrationActor {
             stopping: false,
             fatal: None,
             reachability: Reachability::default(),
+            metrics,
         };
         actor.rebuild_client();
         Ok(actor)
@@ -360,7 +387,10 @@ impl IntegrationActor {
             ..self.settings.client.clone()
         };
         match ShoptetClient::new(config, credentials) {
-            Ok(client) => self.client = Some(client),
+            Ok(client) => {
+                client.set_observer(self.metrics.clone());
+                self.client = Some(client);
+            }
             Err(err) => {
                 tracing::warn!(
                     store = %self.integration.name,
@@ -485,9 +515,11 @@ impl IntegrationActor {
         errors
     }
 
-    /// After any committed change: report reservations and wake the outbox.
+    /// After any committed change: report reservations, publish the state gauges and wake
+    /// the outbox.
     fn after_change(&mut self, ctx: &mut Context<Self>) {
         self.report_reservations();
+        self.publish_metrics();
         if self.outbox_next_due().is_some_and(|at| at <= Utc::now()) {
             self.schedule(ctx, SyncKind::Outbox, std::time::Duration::ZERO);
         }
@@ -536,6 +568,32 @@ impl IntegrationActor {
         (self.outbox.len() as u64 - dead, dead)
     }
 
+    /// Publishes the state gauges (outbox, health, interval) for scrapes to read.
+    fn publish_metrics(&self) {
+        let (outbox_depth, dead_letters) = self.outbox_counts();
+        let oldest_pending = self
+            .outbox
+            .values()
+            .filter(|e| e.state == crate::domain::OutboxState::Pending)
+            .map(|e| e.created_at)
+            .min();
+        let health = match self.store_status().health {
+            crate::domain::HealthStatus::Healthy => crate::metrics::health::HEALTHY,
+            crate::domain::HealthStatus::Warning => crate::metrics::health::WARNING,
+            crate::domain::HealthStatus::Critical => crate::metrics::health::CRITICAL,
+            crate::domain::HealthStatus::Inactive => crate::metrics::health::INACTIVE,
+        };
+        self.metrics.set_name(&self.integration.name);
+        self.metrics.publish_state(&StoreState {
+            outbox_depth,
+            dead_letters,
+            oldest_pending,
+            health,
+            interval: self.interval(),
+            auto_inventory_sync: self.integration.auto_inventory_sync,
+        });
+    }
+
     fn store_status(&self) -> StoreStatus {
         let now = Utc::now();
         let recent = self
@@ -563,6 +621,14 @@ impl IntegrationActor {
             outbox_pending: pending,
             outbox_dead_letters: dead,
             running,
+            bucket: self
+                .metrics
+                .bucket_state()
+                .map(|(filling, capacity)| (filling.round() as u32, capacity.round() as u32)),
+            feed_lag_secs: self
+                .metrics
+                .feed_lag(now)
+                .and_then(|lag| u64::try_from(lag).ok()),
         }
     }
 }
@@ -584,6 +650,9 @@ impl Actor for IntegrationActor {
         if self.integration.is_active() {
             self.schedule_all(ctx, self.settings.start_delay);
         }
+        // Health ages with time, not only with changes: refresh the gauges now and then.
+        self.publish_metrics();
+        ctx.run_interval(METRICS_REFRESH, |act, _ctx| act.publish_metrics());
         // Outbox entries left by a previous run are sent regardless of the schedule.
         if !self.outbox.is_empty() {
             self.schedule(ctx, SyncKind::Outbox, self.settings.start_delay);

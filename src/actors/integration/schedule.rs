@@ -150,6 +150,7 @@ impl IntegrationActor {
             Some(handle) => {
                 state.running = Some(handle);
                 state.started_at = Some(started_at);
+                self.metrics.set_running(super::metric_kind(kind), true);
             }
             None => {
                 // Nothing to do (e.g. no outbox entry due, no price queued): answer waiters at
@@ -202,6 +203,17 @@ impl IntegrationActor {
         } else {
             SyncOutcome::Finished
         };
+        let metric_outcome = match outcome {
+            SyncOutcome::Failed => crate::metrics::RunOutcome::Failed,
+            SyncOutcome::FinishedOffline => crate::metrics::RunOutcome::Offline,
+            _ => crate::metrics::RunOutcome::Ok,
+        };
+        self.metrics.run_finished(
+            super::metric_kind(kind),
+            metric_outcome,
+            (now - end.started_at).to_std().unwrap_or_default(),
+            now,
+        );
         let notes = match (&failed, &end.notes) {
             (Some(f), _) => Some(f.message.clone()),
             (None, notes) => notes.clone(),
