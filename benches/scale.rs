@@ -237,11 +237,11 @@ async fn held_level(held: usize, imports: usize) -> Level {
     let sim = Simulator::start(fast_sim(200, 2)).await.unwrap();
     let codes: Vec<String> = sim.stock_levels().keys().cloned().collect();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("db")).unwrap();
+    let store = open_store(&dir);
     let integration = seed_integration(&store, &sim, &codes, false);
     seed_orders(&store, integration.id, &codes, held);
     drop(store);
-    let store = Store::open(dir.path().join("db")).unwrap();
+    let store = open_store(&dir);
 
     let started = Instant::now();
     let daemon = Daemon::start(store, settings());
@@ -336,7 +336,7 @@ async fn rereads() {
     println!("== detail reads per order change (10 min at a 10 s poll, simulated clock)");
     let sim = Simulator::start(fast_sim(50, 2)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("db")).unwrap();
+    let store = open_store(&dir);
     seed_integration(&store, &sim, &[], false);
     let daemon = Daemon::start(store, settings());
     until_ready(&daemon).await;
@@ -380,7 +380,7 @@ async fn freshness() {
     let sim = Simulator::start(real_sim(20, 2)).await.unwrap();
     let codes: Vec<String> = sim.stock_levels().keys().cloned().collect();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("db")).unwrap();
+    let store = open_store(&dir);
     seed_integration(&store, &sim, &codes, true);
     let settings = settings();
     let quiet = settings.stock_debounce + Duration::from_millis(200);
@@ -424,7 +424,7 @@ async fn push_10k() {
     let sim = Simulator::start(real_sim(4000, 4)).await.unwrap();
     let codes: Vec<String> = sim.stock_levels().keys().take(10_000).cloned().collect();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("db")).unwrap();
+    let store = open_store(&dir);
     seed_integration(&store, &sim, &codes, false);
     let daemon = Daemon::start(store, settings());
     let items: Vec<(String, Decimal)> = codes
@@ -471,4 +471,15 @@ fn main() {
             push_10k().await;
         }
     });
+}
+
+/// Opens the bench's store with a fixed sealing key (it is reopened; tokens must still open).
+fn open_store(dir: &tempfile::TempDir) -> Store {
+    let store = Store::open(dir.path().join("db")).unwrap();
+    let sealer = shoptet_sync::secrets::Sealer::new(
+        &[7u8; shoptet_sync::secrets::KEY_LEN],
+        shoptet_sync::secrets::KeySource::Memory,
+    );
+    store.install_sealer_blocking(sealer).unwrap();
+    store
 }

@@ -90,6 +90,9 @@ async fn inventory_push() {
     assert_eq!(codes.len(), 10_000);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("db")).unwrap();
+    store
+        .install_sealer_blocking(shoptet_sync::secrets::Sealer::ephemeral())
+        .unwrap();
     seed_store(&store, &sim, &codes);
     let daemon = Daemon::start(store, settings());
     let items: Vec<(String, Decimal)> = codes
@@ -126,6 +129,9 @@ async fn order_import() {
     assert_eq!(placed.len(), 1000);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("db")).unwrap();
+    store
+        .install_sealer_blocking(shoptet_sync::secrets::Sealer::ephemeral())
+        .unwrap();
     seed_store(&store, &sim, &[]);
     let daemon = Daemon::start(store, settings());
     sim.reset_counters();

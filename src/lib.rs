@@ -16,6 +16,7 @@ pub mod config;
 pub mod control;
 pub mod domain;
 pub mod metrics;
+pub mod secrets;
 pub mod service;
 pub mod shoptet;
 pub mod sim;

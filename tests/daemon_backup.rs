@@ -109,6 +109,8 @@ async fn backup_while_running_then_restore_into_a_new_directory() {
 
     // A daemon on the restored directory (no declared integrations) has the same data.
     restored.write_config("info", "");
+    // The tokens in the backup are sealed: the restored store needs the key they were sealed with.
+    std::fs::copy(env.key_file(), restored.key_file()).unwrap();
     let mut second = restored.start(&[]);
     second
         .wait_ready(&restored.socket(), Duration::from_secs(30))

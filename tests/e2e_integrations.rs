@@ -496,3 +496,125 @@ async fn a_backup_taken_through_the_ctl_restores_into_a_new_data_directory() {
     assert_eq!(syncd.stop().await, Some(0));
     sim.shutdown().await;
 }
+
+/// `path` (a file) or every file under it (a directory) whose bytes contain `needle`.
+fn files_holding(path: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    if path.is_dir() {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(path).unwrap() {
+            found.extend(files_holding(&entry.unwrap().path(), needle));
+        }
+        return found;
+    }
+    let bytes = std::fs::read(path).unwrap();
+    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+        vec![path.to_path_buf()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Issue 9, finding 6: tokens are sealed at rest. Neither the data directory nor a backup holds
+/// a token's bytes; the key lives outside the data directory (0600, created at first start); a
+/// wrong key stops the start with an error naming the key file (exit 78), and the right key
+/// reads the tokens back (the store still syncs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_sealed_at_rest_and_a_wrong_key_is_refused_by_name() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let sim = start_sim(small_shop()).await;
+    let mut syncd = Syncd::start().await;
+    syncd.add_shop("demo", &sim, "MAIN").await;
+    let run = syncd
+        .ctl_stdin(
+            &[
+                "integration",
+                "create",
+                "addon",
+                "--shop-url",
+                &sim.eshop_url(),
+                "--api-url",
+                &sim.base_url(),
+                "--token-stdin",
+                "--oauth",
+            ],
+            &format!("{OAUTH_TOKEN}\n"),
+        )
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    syncd.sync("orders", "demo").await;
+    let snapshot = syncd.dir.path().join("backup.snap");
+    syncd
+        .ok("backup", &["backup", snapshot.to_str().unwrap()])
+        .await;
+    assert_eq!(syncd.stop().await, Some(0));
+
+    let key_file = syncd.dir.path().join("secrets.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the key file was created 0600");
+    for token in [PRIVATE_TOKEN, OAUTH_TOKEN] {
+        assert_eq!(
+            files_holding(&syncd.data_dir, token),
+            Vec::<std::path::PathBuf>::new(),
+            "the data directory holds a token"
+        );
+        assert!(
+            files_holding(&snapshot, token).is_empty(),
+            "the backup holds a token"
+        );
+    }
+
+    let right_key = std::fs::read(&key_file).unwrap();
+    let start_once = || {
+        Command::new(env!("CARGO_BIN_EXE_shoptet-syncd"))
+            .arg("--config")
+            .arg(&syncd.config_path)
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // The key is gone: no new key is made up for a store that holds sealed tokens.
+    std::fs::remove_file(&key_file).unwrap();
+    let start = start_once();
+    let stderr = String::from_utf8_lossy(&start.stderr);
+    assert_eq!(start.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!key_file.exists());
+
+    // A different key: a clear refusal naming the key file, not a start with garbage tokens.
+    std::fs::write(&key_file, format!("{}\n", "5a".repeat(32))).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let start = start_once();
+    let stderr = String::from_utf8_lossy(&start.stderr);
+    assert_eq!(start.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains(&format!("key file {}", key_file.display()))
+            && stderr.contains("not the key it was sealed with"),
+        "{stderr}"
+    );
+    // A key file others may read is refused too.
+    std::fs::write(&key_file, &right_key).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let start = start_once();
+    let stderr = String::from_utf8_lossy(&start.stderr);
+    assert_eq!(start.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+
+    // The right key: the tokens open and the store syncs again.
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    syncd.spawn().await;
+    let order = sim
+        .create_order(&shoptet_sync::sim::OrderSpec::default())
+        .unwrap();
+    syncd.sync("orders", "demo").await;
+    syncd.ok("order", &["order", "get", "demo", &order]).await;
+    let addon = syncd
+        .ok("integration", &["integration", "get", "addon"])
+        .await;
+    assert_eq!(addon["credentials"], "addon_oauth");
+    syncd.assert_no_secrets(&[PRIVATE_TOKEN, OAUTH_TOKEN]);
+    assert_eq!(syncd.stop().await, Some(0));
+    sim.shutdown().await;
+}

@@ -89,20 +89,20 @@ fn is_empty_dir(dir: &Path) -> bool {
 #[test]
 fn backup_and_restore_round_trip() {
     let work = tempfile::tempdir().unwrap();
-    let source = Store::open(work.path().join("source")).unwrap();
+    let source = open_store(work.path().join("source"));
     populate(&source);
     let file = work.path().join("store.backup");
     let backup = source.backup_to(&file).unwrap();
     // 2 integrations, 2×30 orders with 2 index entries each, products, outbox, logs, errors,
-    // prices, 2 meta, 10 stock.
-    assert_eq!(backup.records, 2 + 2 * 30 * 8 + 2 + 10);
+    // prices, 2 meta, 10 stock, and 3 sealed values (2 integrations' credentials, the key check).
+    assert_eq!(backup.records, 2 + 2 * 30 * 8 + 2 + 10 + 3);
     assert_eq!(backup.bytes, std::fs::metadata(&file).unwrap().len());
     assert!(!work.path().join("store.backup.partial").exists());
 
     let target = work.path().join("restored");
     let restored = Store::restore(&file, &target).unwrap();
     assert_eq!(restored.records, backup.records);
-    let restored = Store::open(&target).unwrap();
+    let restored = open_store(&target);
     restored.check_integrity().unwrap();
     assert_same_content(&source, &restored);
 
@@ -114,7 +114,7 @@ fn backup_and_restore_round_trip() {
     assert!(smaller.records < backup.records);
     let again = work.path().join("again");
     Store::restore(&file, &again).unwrap();
-    let again = Store::open(&again).unwrap();
+    let again = open_store(&again);
     assert_same_content(&source, &again);
     assert!(again.integration(id(2)).unwrap().is_none());
 }
@@ -122,7 +122,7 @@ fn backup_and_restore_round_trip() {
 #[test]
 fn backups_taken_during_commits_are_consistent_snapshots() {
     let work = tempfile::tempdir().unwrap();
-    let store = Store::open(work.path().join("live")).unwrap();
+    let store = open_store(work.path().join("live"));
     let iid = id(7);
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -155,7 +155,7 @@ fn backups_taken_during_commits_are_consistent_snapshots() {
         store.backup_to(&file).unwrap();
         let dir = work.path().join(format!("restored-{round}"));
         Store::restore(&file, &dir).unwrap();
-        let restored = Store::open(&dir).unwrap();
+        let restored = open_store(&dir);
         let cursor: u64 = restored.get_meta(iid, "cursor").unwrap().unwrap();
         let orders = restored
             .orders_by_status(iid, OrderStatus::Imported)
@@ -172,7 +172,7 @@ fn backups_taken_during_commits_are_consistent_snapshots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_backup_runs_beside_async_commits() {
     let work = tempfile::tempdir().unwrap();
-    let store = Store::open(work.path().join("live")).unwrap();
+    let store = open_store(work.path().join("live"));
     populate(&store);
     let committer = {
         let store = store.clone();
@@ -196,7 +196,7 @@ async fn async_backup_runs_beside_async_commits() {
     .unwrap()
     .unwrap();
     assert_eq!(restored.records, stats.records);
-    let restored = Store::open(&dir).unwrap();
+    let restored = open_store(&dir);
     assert_eq!(
         restored.load_state(id(2)).unwrap().unwrap().orders.len(),
         30
@@ -206,7 +206,7 @@ async fn async_backup_runs_beside_async_commits() {
 #[test]
 fn restore_refuses_a_non_empty_directory_and_leaves_it_alone() {
     let work = tempfile::tempdir().unwrap();
-    let source = Store::open(work.path().join("source")).unwrap();
+    let source = open_store(work.path().join("source"));
     populate(&source);
     let file = work.path().join("b");
     source.backup_to(&file).unwrap();
@@ -242,7 +242,7 @@ fn expect_refused(work: &Path, name: &str, bytes: &[u8]) -> String {
 #[test]
 fn truncated_damaged_and_foreign_files_are_refused() {
     let work = tempfile::tempdir().unwrap();
-    let source = Store::open(work.path().join("source")).unwrap();
+    let source = open_store(work.path().join("source"));
     populate(&source);
     let file = work.path().join("good.backup");
     source.backup_to(&file).unwrap();
@@ -293,13 +293,13 @@ fn truncated_damaged_and_foreign_files_are_refused() {
     // The intact file still restores.
     let target = work.path().join("fine");
     Store::restore(&file, &target).unwrap();
-    assert_same_content(&source, &Store::open(&target).unwrap());
+    assert_same_content(&source, &open_store(&target));
 }
 
 #[test]
 fn a_backup_into_a_missing_directory_fails_cleanly() {
     let work = tempfile::tempdir().unwrap();
-    let source = Store::open(work.path().join("source")).unwrap();
+    let source = open_store(work.path().join("source"));
     populate(&source);
     let err = source
         .backup_to(&work.path().join("no-such-dir").join("b"))
@@ -311,7 +311,7 @@ fn a_backup_into_a_missing_directory_fails_cleanly() {
 fn backups_into_the_data_directory_are_refused_however_the_path_is_spelled() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let source = Store::open(&data).unwrap();
+    let source = open_store(&data);
     populate(&source);
     let db_file = data.join("db");
     let before = std::fs::read(&db_file).unwrap();
@@ -348,7 +348,7 @@ fn backups_into_the_data_directory_are_refused_however_the_path_is_spelled() {
     assert!(!data.join("fresh.backup.partial").exists());
     // The store is untouched and still whole.
     drop(source);
-    let reopened = Store::open(&data).unwrap();
+    let reopened = open_store(&data);
     assert_eq!(reopened.integrations().unwrap().len(), 2);
     reopened.check_integrity().unwrap();
 }
@@ -358,7 +358,7 @@ fn backups_into_the_data_directory_are_refused_however_the_path_is_spelled() {
 fn backup_files_are_0600_whatever_the_umask_and_a_crashed_partial_is_not_reused() {
     use std::os::unix::fs::PermissionsExt;
     let work = tempfile::tempdir().unwrap();
-    let source = Store::open(work.path().join("source")).unwrap();
+    let source = open_store(work.path().join("source"));
     populate(&source);
     let file = work.path().join("snap.backup");
     // A crash left a world-readable partial file behind.
@@ -376,7 +376,7 @@ fn backup_files_are_0600_whatever_the_umask_and_a_crashed_partial_is_not_reused(
     assert!(!partial.exists());
     let target = work.path().join("restored");
     Store::restore(&file, &target).unwrap();
-    assert_same_content(&source, &Store::open(&target).unwrap());
+    assert_same_content(&source, &open_store(&target));
 }
 
 #[test]
@@ -384,7 +384,7 @@ fn scheduled_backups_rotate_and_clear_partials_of_interrupted_runs() {
     use chrono::TimeZone;
     use std::os::unix::fs::PermissionsExt;
     let work = tempfile::tempdir().unwrap();
-    let source = Store::open(work.path().join("source")).unwrap();
+    let source = open_store(work.path().join("source"));
     populate(&source);
     let dir = work.path().join("backups");
     let time = |h: u32| chrono::Utc.with_ymd_and_hms(2026, 1, 2, h, 0, 0).unwrap();
@@ -415,7 +415,7 @@ fn scheduled_backups_rotate_and_clear_partials_of_interrupted_runs() {
     assert!(unrelated.exists());
     let target = work.path().join("restored");
     Store::restore(&third.path, &target).unwrap();
-    assert_same_content(&source, &Store::open(&target).unwrap());
+    assert_same_content(&source, &open_store(&target));
 }
 
 /// A backup file in the documented format, with a correct count and checksum.

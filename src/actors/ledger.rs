@@ -389,6 +389,9 @@ mod tests {
     async fn a_store_stopped_at_shutdown_keeps_its_reservations_for_the_others() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("db")).unwrap();
+        store
+            .install_sealer_blocking(crate::secrets::Sealer::ephemeral())
+            .unwrap();
         let now = Utc::now();
         let mut changeset = Changeset::new();
         let mut ids = Vec::new();

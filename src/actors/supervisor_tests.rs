@@ -73,6 +73,9 @@ async fn crash_and_wait(daemon: &Daemon, reason: &str) -> Duration {
 async fn an_actor_stopped_by_a_fatal_error_is_restarted_with_backoff_and_logged() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("db")).unwrap();
+    store
+        .install_sealer_blocking(crate::secrets::Sealer::ephemeral())
+        .unwrap();
     let daemon = Daemon::start(store, settings());
     let spec = NewIntegrationSpec {
         name: "shop".to_owned(),

@@ -13,7 +13,7 @@ use shoptet_sync::service::{demo, exit_code};
 #[command(
     version,
     about,
-    after_help = "Exit codes: 0 clean stop, 1 runtime failure, 64 usage, 73 data directory unusable, 78 invalid configuration."
+    after_help = "Exit codes: 0 clean stop, 1 runtime failure, 64 usage, 73 data directory unusable, 78 invalid configuration or sealing key."
 )]
 struct Args {
     /// Configuration file (default: /etc/shoptet-sync/shoptet-sync.toml if it exists).
@@ -26,7 +26,7 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
     /// Run against a built-in simulated shop, with state under ./shoptet-demo/.
-    #[arg(long, conflicts_with_all = ["config", "data_dir", "socket", "restore", "check_config"])]
+    #[arg(long, conflicts_with_all = ["config", "data_dir", "socket", "restore", "check_config", "rotate_key"])]
     demo: bool,
     /// Restore a backup (from `shoptetctl backup`) into an empty --data-dir, then exit.
     #[arg(
@@ -39,6 +39,14 @@ struct Args {
     /// Validate the configuration and exit.
     #[arg(long)]
     check_config: bool,
+    /// With the daemon stopped: re-seal every stored secret under the key in this file
+    /// (created, mode 0600, if absent), then exit; install that key before the next start.
+    #[arg(
+        long,
+        value_name = "NEW_KEY_FILE",
+        conflicts_with_all = ["restore", "check_config"]
+    )]
+    rotate_key: Option<PathBuf>,
 }
 
 fn run(args: Args) -> Result<(), DaemonError> {
@@ -66,6 +74,12 @@ fn run(args: Args) -> Result<(), DaemonError> {
             eprintln!("warning: {warning}");
         }
         print_check(config_path.as_deref(), &loaded.config);
+        return Ok(());
+    }
+    if let Some(new_key_file) = args.rotate_key {
+        let loaded = daemon::load_config(config_path.as_deref(), &overrides)?;
+        let summary = shoptet_sync::service::rekey::rotate_key(&loaded.config, &new_key_file)?;
+        print!("{summary}");
         return Ok(());
     }
     daemon::run(config_path, overrides)

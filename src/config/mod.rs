@@ -240,6 +240,8 @@ pub struct DaemonConfig {
     pub retention: Retention,
     /// Sync defaults.
     pub sync: SyncDefaults,
+    /// Where the key that seals stored secrets is (`[secrets]`).
+    pub secrets: crate::secrets::KeySettings,
     /// The metrics listener.
     pub metrics: MetricsSettings,
     /// Scheduled backups.
@@ -311,6 +313,7 @@ impl Default for DaemonConfig {
                     raw.sync.unreachable_alert_minutes.saturating_mul(60),
                 ),
             },
+            secrets: crate::secrets::KeySettings::default(),
             metrics: MetricsSettings::default(),
             backup: BackupSettings {
                 dir: raw.backup.dir,
@@ -363,6 +366,9 @@ impl DaemonConfig {
         }
         if self.log.output != new.log.output {
             changed.push("log.output");
+        }
+        if self.secrets != new.secrets {
+            changed.push("secrets");
         }
         if self.metrics != new.metrics {
             changed.push("metrics");
@@ -453,6 +459,7 @@ struct RawConfig {
     log: RawLog,
     retention: RawRetention,
     sync: RawSync,
+    secrets: RawSecrets,
     metrics: RawMetrics,
     backup: RawBackup,
     #[serde(rename = "integration")]
@@ -469,6 +476,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             retention: RawRetention::default(),
             sync: RawSync::default(),
+            secrets: RawSecrets::default(),
             metrics: RawMetrics::default(),
             backup: RawBackup::default(),
             integrations: Vec::new(),
@@ -582,6 +590,23 @@ struct RawMetrics {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+struct RawSecrets {
+    key_file: PathBuf,
+    key_credential: String,
+}
+
+impl Default for RawSecrets {
+    fn default() -> Self {
+        let defaults = crate::secrets::KeySettings::default();
+        Self {
+            key_file: defaults.key_file,
+            key_credential: defaults.key_credential,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 struct RawBackup {
     dir: Option<PathBuf>,
     interval_hours: u32,
@@ -596,6 +621,23 @@ impl Default for RawBackup {
             keep: 7,
         }
     }
+}
+
+fn resolve_secrets(raw: RawSecrets) -> Result<crate::secrets::KeySettings, Issue> {
+    if !raw.key_file.is_absolute() {
+        return Err(issue(key("secrets.key_file"), "must be an absolute path"));
+    }
+    let name = raw.key_credential.trim();
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(issue(
+            key("secrets.key_credential"),
+            "must be a credential name (not empty, no `/`)",
+        ));
+    }
+    Ok(crate::secrets::KeySettings {
+        key_file: raw.key_file,
+        key_credential: name.to_owned(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -629,6 +671,7 @@ fn resolve(
     let shutdown_secs = check_range("shutdown_timeout_secs", raw.shutdown_timeout_secs, 1, 600)?;
     let control = resolve_control(raw.control)?;
     let access = resolve_access(&raw.access)?;
+    let secrets = resolve_secrets(raw.secrets)?;
 
     if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&raw.log.level) {
         return Err(issue(
@@ -698,6 +741,7 @@ fn resolve(
         },
         retention,
         sync,
+        secrets,
         metrics,
         backup,
         integrations,

@@ -57,6 +57,10 @@ pub enum DaemonError {
         /// What is wrong, with causes.
         reason: String,
     },
+    /// The key that seals stored secrets is missing, unusable or not the one they were sealed
+    /// with. Exit 78: a restart cannot fix it.
+    #[error("{0}")]
+    Key(String),
     /// A restore failed for another reason (damaged backup file, I/O).
     #[error("restore failed: {0}")]
     Restore(String),
@@ -70,7 +74,7 @@ impl DaemonError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Usage(_) => exit_code::USAGE,
-            Self::Config(_) => exit_code::CONFIG,
+            Self::Config(_) | Self::Key(_) => exit_code::CONFIG,
             Self::DataDir { .. } => exit_code::CANT_CREATE,
             Self::Restore(_) | Self::Runtime(_) => exit_code::FAILURE,
         }
@@ -254,6 +258,61 @@ pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
     })
 }
 
+/// Loads the sealing key (`[secrets]`: a systemd credential, else the key file, created when
+/// absent) and installs it in `store`: a key that does not open what is stored is refused, and
+/// credentials an older release stored in plaintext are sealed now.
+pub async fn unlock_store(store: &Store, config: &DaemonConfig) -> Result<(), DaemonError> {
+    let settings = &config.secrets;
+    let credentials_directory = crate::config::LoadEnv::from_process().credentials_directory;
+    let uses_file = credentials_directory
+        .as_ref()
+        .is_none_or(|dir| !dir.join(&settings.key_credential).exists());
+    if uses_file {
+        let key_file = absolute(&settings.key_file)?;
+        let data_dir = absolute(&config.data_dir)?;
+        if key_file.starts_with(&data_dir) {
+            return Err(DaemonError::Key(format!(
+                "the key file {} is inside the data directory {}; keep it apart (a copy of the \
+                 data directory or a backup must not carry the key): set [secrets] key_file",
+                key_file.display(),
+                data_dir.display()
+            )));
+        }
+        let sealed = store
+            .sealed_values()
+            .map_err(|e| DaemonError::Key(format!("cannot read the store: {}", error_chain(&e))))?;
+        if sealed > 0 && !key_file.exists() {
+            // A new key could not open them: say what is missing rather than create one.
+            return Err(DaemonError::Key(format!(
+                "the key file {} does not exist, but the store holds secrets sealed with a key: \
+                 put that key there (or give it as the systemd credential `{}`)",
+                key_file.display(),
+                settings.key_credential
+            )));
+        }
+    }
+    let (sealer, created) = crate::secrets::load_key(settings, credentials_directory.as_deref())
+        .map_err(|e| {
+            DaemonError::Key(format!("cannot load the sealing key: {}", error_chain(&e)))
+        })?;
+    let source = sealer.source().to_string();
+    if created {
+        tracing::warn!(key = %source, "created a new sealing key; keep a copy of it apart from the backups: without it the stored tokens cannot be read");
+    }
+    let report = store
+        .install_sealer(sealer)
+        .await
+        .map_err(|e| DaemonError::Key(format!("cannot unlock the store: {}", error_chain(&e))))?;
+    if report.migrated > 0 {
+        tracing::info!(
+            integrations = report.migrated,
+            "sealed the credentials an older release stored in plaintext"
+        );
+    }
+    tracing::info!(key = %source, secrets = report.verified, "sealing key loaded");
+    Ok(())
+}
+
 /// Extra time asked of systemd beyond the graceful deadline and the final flush.
 const STOP_MARGIN: Duration = Duration::from_secs(5);
 
@@ -358,6 +417,7 @@ fn effective_after_reload(old: &DaemonConfig, new: DaemonConfig) -> DaemonConfig
             inventory_debounce: old.sync.inventory_debounce,
             unreachable_alert_after: old.sync.unreachable_alert_after,
         },
+        secrets: old.secrets.clone(),
         metrics: old.metrics,
         backup: new.backup,
         integrations: new.integrations,
@@ -617,6 +677,7 @@ where
 
     let store = open_store(&config.data_dir)?;
     tracing::info!(data_dir = %config.data_dir.display(), "store opened");
+    unlock_store(&store, &config).await?;
     let metrics = settings.metrics.clone();
     metrics.set_store_open(true);
     let daemon = Daemon::start(store.clone(), settings);

@@ -66,6 +66,8 @@ pub fn demo_config(paths: &DemoPaths) -> DaemonConfig {
         level: "info".to_owned(),
     };
     config.shutdown_timeout = Duration::from_secs(10);
+    // Beside the store, not in it (a copy of the data directory must not carry the key).
+    config.secrets.key_file = paths.base.join("secrets.key");
     config
 }
 

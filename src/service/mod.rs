@@ -7,6 +7,7 @@ pub mod demo;
 pub mod log_escape;
 pub mod logging;
 pub mod notify;
+pub mod rekey;
 pub mod signals;
 
 pub use logging::{LogHandle, LogTarget, LoggingError};

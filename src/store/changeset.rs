@@ -21,6 +21,13 @@ pub(crate) enum Op {
     /// Remove the integration and everything stored under its id (stock is per warehouse and stays).
     /// Expanded into removals just before the transaction, under the write lock.
     DeleteIntegration(IntegrationId),
+    /// A meta value to store sealed: `plaintext` (an encoded record) is sealed with the store's
+    /// key just before the transaction (see [`super::sealing`]); it never reaches the disk as is.
+    Seal {
+        id: IntegrationId,
+        name: String,
+        plaintext: Vec<u8>,
+    },
 }
 
 /// One write, ready for the transaction.
@@ -54,6 +61,7 @@ impl Op {
             }
             Op::Write(Write::PutOrder { integration_id, .. }) => *integration_id == id,
             Op::DeleteIntegration(other) => *other == id,
+            Op::Seal { id: other, .. } => *other == id,
         }
     }
 }
@@ -115,13 +123,60 @@ impl Changeset {
         self.error.get_or_insert(err);
     }
 
-    /// Creates or replaces an integration.
+    /// Creates or replaces an integration. Its credentials are not part of the record: they
+    /// are stored sealed beside it (meta [`super::sealing::CREDENTIALS`]), so the record, the
+    /// data directory and backups never hold a token. An integration without credentials
+    /// leaves the sealed ones as they are.
     pub fn put_integration(&mut self, integration: &Integration) -> &mut Self {
+        let Some(credentials) = &integration.credentials else {
+            return self.put(
+                TreeId::Integrations,
+                keys::integration_key(integration.id),
+                integration,
+            );
+        };
+        let record = Integration {
+            credentials: None,
+            ..integration.clone()
+        };
         self.put(
             TreeId::Integrations,
             keys::integration_key(integration.id),
-            integration,
-        )
+            &record,
+        );
+        self.put_sealed_meta(integration.id, super::sealing::CREDENTIALS, credentials)
+    }
+
+    /// Stores a named per-integration value sealed with the store's key (a token, a signing
+    /// key): `name` must start with [`super::sealing::SEALED_PREFIX`]. Read it back with
+    /// [`Store::sealed_meta`](super::Store::sealed_meta). The commit fails when the store has
+    /// no key.
+    pub fn put_sealed_meta<T: Serialize + ?Sized>(
+        &mut self,
+        id: IntegrationId,
+        name: &str,
+        value: &T,
+    ) -> &mut Self {
+        if !name.starts_with(super::sealing::SEALED_PREFIX) {
+            self.fail(StoreError::InvalidKey {
+                what: "sealed meta name",
+                reason: format!(
+                    "{name:?} must start with {:?}",
+                    super::sealing::SEALED_PREFIX
+                ),
+            });
+            return self;
+        }
+        let key = keys::meta_key(id, name);
+        match codec::encode(TreeId::Meta, &key, value) {
+            Ok(plaintext) => self.ops.push(Op::Seal {
+                id,
+                name: name.to_owned(),
+                plaintext,
+            }),
+            Err(err) => self.fail(err),
+        }
+        self
     }
 
     /// Deletes an integration and all its data (orders, indexes, products, outbox, logs, errors,
@@ -235,6 +290,15 @@ impl Changeset {
         value: &T,
     ) -> &mut Self {
         self.put(TreeId::Meta, keys::meta_key(id, name), value)
+    }
+
+    /// Puts a meta value under an already-built key (re-sealing during key rotation).
+    pub(crate) fn put_raw_meta<T: Serialize + ?Sized>(
+        &mut self,
+        key: Vec<u8>,
+        value: &T,
+    ) -> &mut Self {
+        self.put(TreeId::Meta, key, value)
     }
 
     /// Removes a named per-integration value.

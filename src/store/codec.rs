@@ -58,6 +58,7 @@ macro_rules! stored_record {
 // type of another layer is marked next to that type.
 stored_record!(
     crate::domain::Integration,
+    crate::domain::Credentials,
     crate::domain::Product,
     crate::domain::StockLevel,
     crate::domain::OutboxEntry,

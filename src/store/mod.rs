@@ -13,6 +13,7 @@ mod changeset;
 pub mod codec;
 pub mod keys;
 pub mod legacy;
+pub mod sealing;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub use backup::{BackupStats, RestoreStats, ScheduledBackup};
 pub use changeset::Changeset;
 use changeset::{Op, Write};
 pub use keys::TreeId;
+pub use sealing::SealingReport;
 
 /// A storage failure. Record-level errors name the tree and the key.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +91,12 @@ pub enum StoreError {
     /// A backup file is damaged, truncated or not a backup.
     #[error("backup {path} is invalid: {reason}")]
     InvalidBackup { path: PathBuf, reason: String },
+    /// A secret must be sealed or opened but the store has no key installed.
+    #[error("no sealing key is installed; secrets cannot be stored or read")]
+    NoSealingKey,
+    /// A sealed secret did not open (wrong key) or could not be sealed.
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
     /// A blocking task running store work did not finish.
     #[error("store task failed")]
     Task(#[source] tokio::task::JoinError),
@@ -176,6 +184,8 @@ struct Inner {
     write_lock: tokio::sync::Mutex<()>,
     /// Records decoded by the read queries, per tree (in [`TreeId::ALL`] order).
     reads: [std::sync::atomic::AtomicU64; TreeId::ALL.len()],
+    /// The key secrets are sealed with (see [`sealing`]); `None` until installed.
+    sealer: std::sync::RwLock<Option<crate::secrets::Sealer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -227,6 +237,7 @@ impl Store {
                 trees,
                 write_lock: tokio::sync::Mutex::new(()),
                 reads: Default::default(),
+                sealer: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -281,8 +292,14 @@ impl Store {
     /// integration cannot change before the transaction runs.
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         let mut writes = Vec::with_capacity(ops.len());
+        let sealer = self.sealer();
         for op in ops {
             match op {
+                Op::Seal {
+                    id,
+                    name,
+                    plaintext,
+                } => writes.push(self.seal_op(sealer.as_ref(), id, &name, &plaintext)?),
                 Op::DeleteIntegration(id) => {
                     for tree in TreeId::ALL.into_iter().filter(|t| t.is_per_integration()) {
                         for key in self.tree(tree).scan_prefix(id.as_bytes()).keys() {
@@ -311,12 +328,21 @@ impl Store {
 
     /// All integrations, by id.
     pub fn integrations(&self) -> Result<Vec<Integration>, StoreError> {
-        self.decode_prefix(TreeId::Integrations, &[])
+        let mut integrations: Vec<Integration> = self.decode_prefix(TreeId::Integrations, &[])?;
+        for integration in &mut integrations {
+            self.attach_credentials(integration)?;
+        }
+        Ok(integrations)
     }
 
     /// One integration.
     pub fn integration(&self, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-        self.get(TreeId::Integrations, &keys::integration_key(id))
+        let mut integration: Option<Integration> =
+            self.get(TreeId::Integrations, &keys::integration_key(id))?;
+        if let Some(integration) = &mut integration {
+            self.attach_credentials(integration)?;
+        }
+        Ok(integration)
     }
 
     /// Everything an integration actor holds in memory; `None` if the integration does not exist.

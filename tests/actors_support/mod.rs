@@ -108,6 +108,9 @@ impl Env {
     pub fn start(settings: SyncSettings) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("db")).unwrap();
+        store
+            .install_sealer_blocking(shoptet_sync::secrets::Sealer::ephemeral())
+            .unwrap();
         let daemon = Daemon::start(store.clone(), settings);
         Env { dir, store, daemon }
     }

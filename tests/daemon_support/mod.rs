@@ -299,6 +299,10 @@ impl Env {
     pub fn logs(&self) -> PathBuf {
         self.path().join("logs")
     }
+    /// The sealing key file (beside the data directory, created by the daemon at first start).
+    pub fn key_file(&self) -> PathBuf {
+        self.path().join("secrets.key")
+    }
 
     /// Writes the shop's private token to `<name>.token` (mode 0600) and returns its path.
     pub fn token_file(&self, name: &str, sim: &SimHandle) -> PathBuf {
@@ -316,9 +320,10 @@ impl Env {
 
     pub fn config_text(&self, level: &str, extra: &str) -> String {
         format!(
-            "data_dir = \"{data}\"\nshutdown_timeout_secs = 15\n\n[control]\nsocket_path = \"{socket}\"\n\n[log]\noutput = \"stderr\"\nlevel = \"{level}\"\n\n{extra}\n",
+            "data_dir = \"{data}\"\nshutdown_timeout_secs = 15\n\n[control]\nsocket_path = \"{socket}\"\n\n[log]\noutput = \"stderr\"\nlevel = \"{level}\"\n\n[secrets]\nkey_file = \"{key}\"\n\n{extra}\n",
             data = self.data_dir().display(),
             socket = self.socket().display(),
+            key = self.key_file().display(),
         )
     }
 

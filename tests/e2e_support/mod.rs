@@ -154,6 +154,10 @@ impl Syncd {
             config.push_str(line);
             config.push('\n');
         }
+        config.push_str(&format!(
+            "\n[secrets]\nkey_file = \"{}\"\n",
+            dir.path().join("secrets.key").display()
+        ));
         std::fs::write(&config_path, config).unwrap();
         let mut syncd = Syncd {
             dir,

@@ -255,3 +255,16 @@ pub fn price_change(
         pushed_at: None,
     }
 }
+
+/// Opens a store with a fixed sealing key, so that integrations with credentials can be written
+/// and read back after a reopen or a restore.
+pub fn open_store(path: impl AsRef<std::path::Path>) -> shoptet_sync::store::Store {
+    let store = shoptet_sync::store::Store::open(path).unwrap();
+    store
+        .install_sealer_blocking(shoptet_sync::secrets::Sealer::new(
+            &[9u8; shoptet_sync::secrets::KEY_LEN],
+            shoptet_sync::secrets::KeySource::Memory,
+        ))
+        .unwrap();
+    store
+}
