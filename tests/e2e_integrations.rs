@@ -285,6 +285,49 @@ async fn refusals_usage_errors_and_unreachable_daemon_have_their_exit_codes() {
     ] {
         syncd.refused("invalid_argument", &args).await;
     }
+    // A URL with `user:password@` is refused at create and at update (not only at activation,
+    // when every reader could already see it), and the refusal never quotes the password.
+    const URL_PASSWORD: &str = "e2e-url-pass-7d41b9";
+    let with_password = format!("https://owner:{URL_PASSWORD}@shop.example.cz");
+    for args in [
+        vec![
+            "integration",
+            "create",
+            "creds",
+            "--shop-url",
+            &with_password,
+        ],
+        vec![
+            "integration",
+            "create",
+            "creds",
+            "--shop-url",
+            "https://shop.example.cz",
+            "--api-url",
+            &with_password,
+        ],
+        vec![
+            "integration",
+            "update",
+            "demo",
+            "--shop-url",
+            &with_password,
+        ],
+        vec!["integration", "update", "demo", "--api-url", &with_password],
+    ] {
+        let message = syncd.refused("invalid_argument", &args).await;
+        assert!(message.contains("credentials"), "{message}");
+        assert!(!message.contains(URL_PASSWORD), "{message}");
+    }
+    syncd
+        .refused("not_found", &["integration", "get", "creds"])
+        .await;
+    let demo = syncd
+        .ok("integration", &["integration", "get", "demo"])
+        .await;
+    assert_eq!(demo["eshop_url"], sim.eshop_url());
+    syncd.assert_no_secrets(&[URL_PASSWORD]);
+
     let long = "T".repeat(40);
     sim.set_allow_oversell(true);
     let code = sim

@@ -235,7 +235,18 @@ impl IntegrationCounts {
 }
 
 /// Checks an absolute http(s) URL and drops a trailing slash, so paths can be appended.
+/// A URL with `user:password@` before its host is refused (checked before anything that quotes
+/// the URL, so no message repeats the password): the URL is shown to every ctl reader, while
+/// credentials belong in the integration's sealed credentials.
 fn validated_url(field: &'static str, value: &str) -> Result<String, DomainError> {
+    if embeds_credentials(value) {
+        return Err(DomainError::InvalidArgument {
+            field,
+            reason: "must not embed credentials (user:password@host); set the API token with \
+                     `shoptetctl integration credentials` instead"
+                .into(),
+        });
+    }
     let url = required_text(field, value)?;
     let rest = url
         .strip_prefix("https://")
@@ -252,6 +263,17 @@ fn validated_url(field: &'static str, value: &str) -> Result<String, DomainError
         });
     }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Whether `value` carries user information (`user@`, `user:password@`) before its host.
+fn embeds_credentials(value: &str) -> bool {
+    let value = value.trim();
+    let after_scheme = value.split_once("://").map_or(value, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    authority.contains('@')
 }
 
 impl Integration {

@@ -232,7 +232,7 @@ pub fn restore(backup_file: &Path, data_dir: &Path) -> Result<RestoreSummary, Da
     })
 }
 
-/// Creates the data directory if needed (0750) and opens the store in it.
+/// Creates the data directory if needed (0700: only the service user reads the store) and opens the store in it.
 pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
     let data_dir_error = |reason: String| DaemonError::DataDir {
         path: data_dir.to_path_buf(),
@@ -242,7 +242,7 @@ pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| data_dir_error(format!("cannot create it: {e}")))?;
         // Best effort: the unit's StateDirectoryMode sets this too.
-        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o750));
+        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
     }
     Store::open(data_dir).map_err(|e| {
         let mut reason = error_chain(&e);
