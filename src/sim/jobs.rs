@@ -121,6 +121,14 @@ impl JobBoard {
         }
     }
 
+    /// No job can still finish (nothing for the dispatcher to do).
+    pub(crate) fn is_idle(&self) -> bool {
+        !self
+            .jobs
+            .values()
+            .any(|j| matches!(j.status, "pending" | "running"))
+    }
+
     pub(crate) fn config(&self) -> JobConfig {
         self.config.clone()
     }

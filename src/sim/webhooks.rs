@@ -641,13 +641,18 @@ async fn notifications(
 /// The dispatcher: completes due jobs, drains shop events and delivers them, until shutdown.
 /// Deliveries run in a set owned by this task, so stopping it stops them all.
 pub(crate) async fn run_dispatcher(sh: Arc<Shared>) {
+    // Busy only while something can happen: with no registration there is nothing to deliver
+    // and no job can be queued, so an idle simulator wakes rarely (tests measure daemon CPU
+    // with the simulator in the same process).
+    const BUSY_TICK: Duration = Duration::from_millis(10);
+    const IDLE_TICK: Duration = Duration::from_millis(250);
     let mut stop = sh.shutdown.clone();
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut deliveries = JoinSet::new();
     loop {
+        let idle = lock(&sh.webhooks).registrations.is_empty() && lock(&sh.jobs).is_idle();
+        let wait = if idle { IDLE_TICK } else { BUSY_TICK };
         tokio::select! {
-            _ = tick.tick() => {}
+            () = tokio::time::sleep(wait) => {}
             _ = stop.wait_for(|s| *s) => break,
         }
         while deliveries.try_join_next().is_some() {}
