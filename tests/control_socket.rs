@@ -421,8 +421,10 @@ async fn silent_and_slow_clients_do_not_block_others() {
 #[tokio::test]
 async fn idle_connections_are_closed_so_waiting_clients_get_served() {
     // One slot, held by a silent client: the next client is served once the idle timeout frees it.
+    // No reserve: an administrator too waits for a slot when all are taken.
     let mut server = TestServer::start(|c| {
         c.max_connections = 1;
+        c.admin_reserved_connections = 0;
         c.idle_timeout = Duration::from_millis(300);
     });
     let mut silent = server.raw().await;
@@ -437,6 +439,96 @@ async fn idle_connections_are_closed_so_waiting_clients_get_served() {
         silent.recv().await.is_none(),
         "the silent client was disconnected"
     );
+    server.stop().await;
+}
+
+/// A client trickling a request line byte by byte is cut once the line is late, long before the
+/// idle timeout (issue 9, finding 7).
+#[tokio::test]
+async fn a_request_line_trickled_byte_by_byte_is_cut() {
+    let mut server = TestServer::start(|c| {
+        c.idle_timeout = Duration::from_secs(10);
+        c.request_line_timeout = Duration::from_millis(300);
+    });
+    let mut trickle = server.raw().await;
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(50));
+    trickle.send(b"{").await;
+    let closed = loop {
+        ticks.tick().await;
+        if trickle.writer.write_all(b" ").await.is_err() {
+            break true;
+        }
+        let mut probe = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(1), trickle.reader.read(&mut probe)).await
+        {
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(_)) => panic!("a partial line gets no answer"),
+            Err(_) => {}
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            break false;
+        }
+    };
+    assert!(
+        closed,
+        "a connection trickling one request line was never cut"
+    );
+    // A prompt client on the same server is unaffected.
+    let mut client = server.client().await;
+    client.call(Request::DaemonStatus {}).await.unwrap();
+    server.stop().await;
+}
+
+/// A read-only user holding all the connections one uid may hold is refused further ones with
+/// `busy` at once (not queued behind its own idle connections); a freed slot is usable again.
+#[tokio::test]
+async fn a_reader_is_limited_per_uid_and_refused_at_once() {
+    let own_uid = std::fs::metadata("/proc/self").unwrap().uid();
+    let mut server = TestServer::start(|c| {
+        c.always_allow_root = false;
+        c.always_allow_own_uid = false;
+        c.access.allowed_uids = [own_uid].into();
+        c.max_connections_per_uid = 2;
+        c.idle_timeout = Duration::from_secs(10);
+    });
+    let mut first = server.raw().await;
+    let _second = server.raw().await;
+    // Both are admitted (they answer), so the third one is over the limit.
+    let status = json!({"v": 1, "id": 1, "op": "daemon.status", "args": {}});
+    assert_eq!(first.ask(status.clone()).await["ok"], json!(true));
+    let mut third = server.raw().await;
+    let refusal = tokio::time::timeout(Duration::from_secs(2), third.recv())
+        .await
+        .expect("refused at once, not queued")
+        .expect("a refusal line");
+    assert_eq!(refusal["error"]["code"], json!("busy"), "{refusal}");
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("uid {own_uid}")),
+        "{refusal}"
+    );
+    assert!(third.recv().await.is_none(), "then closed");
+    drop(first);
+    let started = Instant::now();
+    loop {
+        let mut again = server.raw().await;
+        // A refusal comes at once; an admitted connection says nothing until asked.
+        if tokio::time::timeout(Duration::from_millis(300), again.recv())
+            .await
+            .is_err()
+        {
+            assert_eq!(again.ask(status.clone()).await["ok"], json!(true));
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the freed slot never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.stop().await;
 }
 

@@ -110,6 +110,10 @@ pub struct ControlSettings {
     pub socket_mode: u32,
     /// Connections served at once; more wait for a slot.
     pub max_connections: usize,
+    /// Connections one non-administrator uid may hold at once.
+    pub max_connections_per_uid: usize,
+    /// Extra connection slots only administrators may use.
+    pub admin_reserved_connections: usize,
     /// Largest accepted request line, in bytes.
     pub max_request_bytes: usize,
     /// Time allowed for one request to be answered.
@@ -119,6 +123,8 @@ pub struct ControlSettings {
     pub sync_request_timeout: Duration,
     /// An idle connection is closed after this long.
     pub idle_timeout: Duration,
+    /// A request line must arrive whole within this long of its first byte.
+    pub request_line_timeout: Duration,
 }
 
 /// Who may use the control socket (checked against the peer's credentials at connect time),
@@ -257,10 +263,13 @@ impl Default for DaemonConfig {
                 socket_gid: None,
                 socket_mode: raw.control.socket_mode,
                 max_connections: raw.control.max_connections as usize,
+                max_connections_per_uid: raw.control.max_connections_per_uid as usize,
+                admin_reserved_connections: raw.control.admin_reserved_connections as usize,
                 max_request_bytes: raw.control.max_request_bytes as usize,
                 request_timeout: Duration::from_secs(raw.control.request_timeout_secs),
                 sync_request_timeout: Duration::from_secs(raw.control.sync_request_timeout_secs),
                 idle_timeout: Duration::from_secs(raw.control.idle_timeout_secs),
+                request_line_timeout: Duration::from_secs(raw.control.request_line_timeout_secs),
             },
             access: AccessPolicy::default(),
             log: LogSettings {
@@ -437,10 +446,13 @@ struct RawControl {
     socket_group: Option<String>,
     socket_mode: u32,
     max_connections: u32,
+    max_connections_per_uid: u32,
+    admin_reserved_connections: u32,
     max_request_bytes: u64,
     request_timeout_secs: u64,
     sync_request_timeout_secs: u64,
     idle_timeout_secs: u64,
+    request_line_timeout_secs: u64,
 }
 
 impl Default for RawControl {
@@ -450,10 +462,13 @@ impl Default for RawControl {
             socket_group: None,
             socket_mode: 0o660,
             max_connections: 64,
+            max_connections_per_uid: 16,
+            admin_reserved_connections: 8,
             max_request_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             sync_request_timeout_secs: 3600,
             idle_timeout_secs: 300,
+            request_line_timeout_secs: 10,
         }
     }
 }
@@ -667,6 +682,18 @@ fn resolve_control(raw: RawControl) -> Result<ControlSettings, Issue> {
         socket_mode: raw.socket_mode,
         max_connections: check_range("control.max_connections", raw.max_connections, 1, 10_000)?
             as usize,
+        max_connections_per_uid: check_range(
+            "control.max_connections_per_uid",
+            raw.max_connections_per_uid,
+            1,
+            10_000,
+        )? as usize,
+        admin_reserved_connections: check_range(
+            "control.admin_reserved_connections",
+            raw.admin_reserved_connections,
+            1,
+            1_000,
+        )? as usize,
         max_request_bytes: check_range(
             "control.max_request_bytes",
             raw.max_request_bytes,
@@ -690,6 +717,12 @@ fn resolve_control(raw: RawControl) -> Result<ControlSettings, Issue> {
             raw.idle_timeout_secs,
             1,
             86_400,
+        )?),
+        request_line_timeout: Duration::from_secs(check_range(
+            "control.request_line_timeout_secs",
+            raw.request_line_timeout_secs,
+            1,
+            3600,
         )?),
     })
 }

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod client;
+mod limits;
 pub mod protocol;
 pub mod render;
 pub mod server;

@@ -1,5 +1,6 @@
 //! The control socket server: binds the Unix socket safely, checks peer credentials, frames
-//! requests, bounds connections, sizes and times, and shuts down gracefully.
+//! requests, bounds connections (per uid, with slots kept for administrators), sizes and times,
+//! and shuts down gracefully.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, watch};
+
+use super::limits::ConnectionSlots;
 use tokio::task::JoinSet;
 
 use super::protocol::{Caller, ControlError, ControlHandler, ResponseEnvelope, parse_request_line};
@@ -26,6 +29,17 @@ const DISCARD_FACTOR: usize = 16;
 pub const DEFAULT_LONG_HANDLER_TIMEOUT_SECS: u64 = 60 * 60;
 /// Mode of the socket file: owner and group may connect, others may not.
 pub const SOCKET_MODE: u32 = 0o660;
+/// Default connections one non-administrator uid may hold at once.
+pub const DEFAULT_MAX_CONNECTIONS_PER_UID: usize = 16;
+/// Default connection slots kept for administrators beyond `max_connections`.
+pub const DEFAULT_ADMIN_RESERVED_CONNECTIONS: usize = 8;
+/// Default time a started request line has to arrive whole.
+pub const DEFAULT_REQUEST_LINE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Sockets accepted beyond all slots, so that connections being identified (and refused when
+/// over a limit) never keep an administrator waiting in the listen backlog.
+const ADMISSION_SOCKETS: usize = 256;
+/// How long a refused peer gets to take its one-line refusal.
+const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How the control socket is set up and protected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,12 +54,20 @@ pub struct ServerConfig {
     pub always_allow_root: bool,
     /// The daemon's own uid may always connect and is an admin (default true).
     pub always_allow_own_uid: bool,
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once for everyone. A non-administrator finding them all taken is
+    /// refused (`busy`); an administrator uses the reserve, then waits for a free slot.
     pub max_connections: usize,
+    /// Connections one non-administrator uid may hold at once; more are refused (`busy`).
+    pub max_connections_per_uid: usize,
+    /// Slots beyond `max_connections` that only administrators may take.
+    pub admin_reserved_connections: usize,
     pub max_request_bytes: usize,
-    /// How long a connection may take to send a whole request line (or read a response) before it
-    /// is closed.
+    /// How long a connection may stay open without sending a request (blank lines do not count),
+    /// and how long a response may take to be read, before it is closed.
     pub idle_timeout: Duration,
+    /// How long a request line may take to arrive whole once its first byte has come: slow
+    /// senders are cut.
+    pub request_line_timeout: Duration,
     /// How long one request may take in the handler before the caller gets `busy`.
     pub handler_timeout: Duration,
     /// The same for long-running operations ([`Request::is_long_running`]: syncs, activation,
@@ -59,7 +81,8 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Defaults: no extra peers allowed (root and the daemon's uid only, both administrators),
-    /// 64 connections, 1 MiB requests, 60 s idle, 120 s handler (3600 s for long-running
+    /// 64 connections (16 per non-administrator uid, 8 more kept for administrators), 1 MiB
+    /// requests, 60 s idle, 10 s to send a request line, 120 s handler (3600 s for long-running
     /// operations), 10 s shutdown grace.
     pub fn new(socket_path: impl Into<PathBuf>) -> Self {
         Self {
@@ -69,8 +92,11 @@ impl ServerConfig {
             always_allow_root: true,
             always_allow_own_uid: true,
             max_connections: 64,
+            max_connections_per_uid: DEFAULT_MAX_CONNECTIONS_PER_UID,
+            admin_reserved_connections: DEFAULT_ADMIN_RESERVED_CONNECTIONS,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             idle_timeout: Duration::from_secs(60),
+            request_line_timeout: DEFAULT_REQUEST_LINE_TIMEOUT,
             handler_timeout: Duration::from_secs(120),
             long_handler_timeout: Duration::from_secs(DEFAULT_LONG_HANDLER_TIMEOUT_SECS),
             shutdown_grace: Duration::from_secs(10),
@@ -197,17 +223,23 @@ impl ControlServer {
             own_uid,
             identity,
         } = self;
-        let semaphore = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let slots = Arc::new(ConnectionSlots::new(
+            config.max_connections,
+            config.admin_reserved_connections,
+            config.max_connections_per_uid,
+        ));
+        // Bounds open sockets (file descriptors). Connection slots are taken only once the peer
+        // is identified, so that a user holding all it may hold cannot keep an administrator in
+        // the listen backlog behind its own connections.
+        let sockets = Arc::new(Semaphore::new(slots.socket_budget(ADMISSION_SOCKETS)));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            // Take a slot before accepting: beyond the bound, peers wait in the listen backlog
-            // instead of costing a task each.
             let permit = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                permit = semaphore.clone().acquire_owned() => match permit {
+                permit = sockets.clone().acquire_owned() => match permit {
                     Ok(permit) => permit,
                     Err(_) => break,
                 },
@@ -224,6 +256,7 @@ impl ControlServer {
                         config: config.clone(),
                         own_uid,
                         stop: stop_rx.clone(),
+                        slots: slots.clone(),
                     };
                     let handler = handler.clone();
                     connections.spawn(async move {
@@ -327,6 +360,7 @@ struct Connection {
     config: Arc<ServerConfig>,
     own_uid: u32,
     stop: watch::Receiver<bool>,
+    slots: Arc<ConnectionSlots>,
 }
 
 enum LineRead {
@@ -356,11 +390,30 @@ impl Connection {
                     caller.caller.user_name, caller.caller.uid
                 )),
             );
-            let _ = self.write_response(&mut write_half, &refusal).await;
+            let _ = self.write_refusal(&mut write_half, &refusal).await;
             let _ = write_half.shutdown().await;
             return;
         }
         let caller = caller.caller;
+        let admitted = tokio::select! {
+            biased;
+            _ = self.stop.changed() => return,
+            admitted = self.slots.admit(&caller) => admitted,
+        };
+        let _slot = match admitted {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                tracing::info!(
+                    uid = caller.uid,
+                    pid = ?caller.pid,
+                    "refused a control connection over the connection limits"
+                );
+                let refusal = ResponseEnvelope::failure(None, refusal);
+                let _ = self.write_refusal(&mut write_half, &refusal).await;
+                let _ = write_half.shutdown().await;
+                return;
+            }
+        };
         let mut reader = BufReader::with_capacity(64 * 1024, read_half);
         let mut line = Vec::new();
         // Restarted only by an answered request: blank lines must not keep a connection (and its
@@ -370,17 +423,39 @@ impl Connection {
             if *self.stop.borrow() {
                 break;
             }
+            // The idle deadline runs until a request starts; from its first byte the whole line
+            // must arrive within the request-line timeout, so trickling bytes cannot hold a slot.
+            let started = tokio::select! {
+                biased;
+                _ = self.stop.changed() => break,
+                started = tokio::time::timeout_at(idle_deadline, reader.fill_buf()) => {
+                    started.map(|buffered| buffered.map(|bytes| !bytes.is_empty()))
+                }
+            };
+            match started {
+                Err(_) => {
+                    tracing::debug!(uid = caller.uid, "control connection idle; closing");
+                    break;
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(uid = caller.uid, %error, "control connection read failed");
+                    break;
+                }
+                Ok(Ok(false)) => break,
+                Ok(Ok(true)) => {}
+            }
+            let line_deadline = tokio::time::Instant::now() + self.config.request_line_timeout;
             let read = tokio::select! {
                 biased;
                 _ = self.stop.changed() => break,
                 read = tokio::time::timeout_at(
-                    idle_deadline,
+                    line_deadline,
                     read_line(&mut reader, self.config.max_request_bytes, &mut line),
                 ) => read,
             };
             let response = match read {
                 Err(_) => {
-                    tracing::debug!(uid = caller.uid, "control connection idle; closing");
+                    tracing::debug!(uid = caller.uid, "control request line too slow; closing");
                     break;
                 }
                 Ok(Err(error)) => {
@@ -513,6 +588,17 @@ impl Connection {
                 ResponseEnvelope::failure(Some(id), error)
             }
         }
+    }
+
+    /// Writes a refusal, giving the peer only a short time to take it.
+    async fn write_refusal(
+        &self,
+        writer: &mut OwnedWriteHalf,
+        refusal: &ResponseEnvelope,
+    ) -> std::io::Result<()> {
+        tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, self.write_response(writer, refusal))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out"))?
     }
 
     async fn write_response(

@@ -9,6 +9,7 @@
 //! `#[serde(with = "rust_decimal::serde::str")]` (the crate's default impl asks for
 //! `deserialize_any`). Decimals therefore appear as strings in JSON too.
 
+pub mod feed;
 pub mod integration;
 pub mod log;
 pub mod order;
@@ -18,6 +19,7 @@ pub mod product;
 pub mod report;
 pub mod stock;
 
+pub use feed::ReadMark;
 pub use integration::{
     Credentials, HealthStatus, Integration, IntegrationCounts, IntegrationId, IntegrationStatus,
     Secret, StatusMapping, SyncOutcome, SyncRun,

@@ -127,6 +127,11 @@ pub struct Order {
     /// Shop content an operator chose to ignore ("keep ours"), so seeing it again
     /// does not flag the order a second time.
     pub dismissed_shop_content: Option<OrderContent>,
+    /// The shop's clock when we read the version of `shop_changed_at` (the detail response's
+    /// `Date`), so that version is not read again (see [`super::ReadMark`]). Added in format
+    /// version 3; older records read as `None`.
+    #[serde(default)]
+    pub shop_read_at: Option<DateTime<Utc>>,
 }
 
 impl Money {
@@ -579,6 +584,7 @@ impl Order {
             status_before_review: None,
             pending_shop_version: None,
             dismissed_shop_content: None,
+            shop_read_at: None,
         }
     }
 
@@ -603,7 +609,12 @@ impl Order {
         );
         self.guid = incoming.guid.clone().or(self.guid.take());
         self.shop_created_at = incoming.created_at.or(self.shop_created_at);
+        let version_before = self.shop_changed_at;
         self.shop_changed_at = incoming.changed_at.or(self.shop_changed_at);
+        if self.shop_changed_at != version_before {
+            // The read time belonged to the version held before.
+            self.shop_read_at = None;
+        }
         self.shop_status_id = incoming.shop_status_id.or(self.shop_status_id);
         self.customer_email = incoming.customer_email.clone();
         self.customer_name = incoming.customer_name.clone();

@@ -297,8 +297,11 @@ pub fn server_config(config: &DaemonConfig) -> ServerConfig {
         always_allow_root: true,
         always_allow_own_uid: true,
         max_connections: control.max_connections,
+        max_connections_per_uid: control.max_connections_per_uid,
+        admin_reserved_connections: control.admin_reserved_connections,
         max_request_bytes: control.max_request_bytes,
         idle_timeout: control.idle_timeout,
+        request_line_timeout: control.request_line_timeout,
         handler_timeout: control.request_timeout,
         long_handler_timeout: control.sync_request_timeout,
         shutdown_grace: config.shutdown_timeout.min(Duration::from_secs(10)),
@@ -315,6 +318,9 @@ fn restart_required(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str>
     }
     let (a, b) = (&old.control, &new.control);
     if a.max_connections != b.max_connections
+        || a.max_connections_per_uid != b.max_connections_per_uid
+        || a.admin_reserved_connections != b.admin_reserved_connections
+        || a.request_line_timeout != b.request_line_timeout
         || a.max_request_bytes != b.max_request_bytes
         || a.request_timeout != b.request_timeout
         || a.sync_request_timeout != b.sync_request_timeout

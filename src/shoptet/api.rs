@@ -62,6 +62,14 @@ struct PageData<T> {
     paginator: Paginator,
 }
 
+/// An order detail with the shop time at which it was read.
+#[derive(Debug, Clone)]
+pub struct OrderRead {
+    pub detail: OrderDetail,
+    /// The response's `Date` header (whole seconds); `None` when the shop sent none.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Deserialize)]
 struct OrderData {
     order: Option<OrderDetail>,
@@ -320,11 +328,26 @@ impl ShoptetClient {
 
     /// `GET /api/orders/{code}?include=notes,shippingDetails`.
     pub async fn order_detail(&self, code: &str) -> Result<OrderDetail, ShoptetError> {
+        self.order_detail_read(code).await.map(|read| read.detail)
+    }
+
+    /// `GET /api/orders/{code}` like [`Self::order_detail`], with the shop's clock at the
+    /// answer (its `Date` header): an order read at least a second after its change time
+    /// holds every edit of that second.
+    pub async fn order_detail_read(&self, code: &str) -> Result<OrderRead, ShoptetError> {
         let call = Call::get("order_detail", format!("/api/orders/{}", segment(code)))
             .query("include", "notes,shippingDetails");
-        let data: OrderData = self.get_data(call, "data.order").await?;
-        data.order
-            .ok_or_else(|| ShoptetError::invalid(format!("order {code}: `data.order` is null")))
+        let reply = self.execute(call).await?;
+        let data: OrderData = decode_data::<OrderData>(&reply.body, "data.order")
+            .map(|(data, _, _)| data)
+            .map_err(|err| with_request_id(err, &reply))?;
+        let detail = data
+            .order
+            .ok_or_else(|| ShoptetError::invalid(format!("order {code}: `data.order` is null")))?;
+        Ok(OrderRead {
+            detail,
+            read_at: reply.date,
+        })
     }
 
     /// `GET /api/orders/statuses`: the shop's statuses (system ones have negative ids).

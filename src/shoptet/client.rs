@@ -6,7 +6,7 @@
 //! not block other callers.
 
 use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, DATE, HeaderMap, LOCATION, RETRY_AFTER};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::fmt;
@@ -171,6 +171,15 @@ impl Call {
 pub(crate) struct Reply {
     pub body: Vec<u8>,
     pub request_id: Option<String>,
+    /// The shop's clock when it answered (the `Date` header, whole seconds), if it sent one.
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The `Date` header of a response as a UTC time; `None` when absent or not an HTTP date.
+fn response_date(headers: &HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
+    let value = headers.get(DATE)?.to_str().ok()?;
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(chrono::DateTime::<chrono::Utc>::from(at))
 }
 
 /// What one attempt brought back.
@@ -549,6 +558,7 @@ impl ShoptetClient {
             if (200..300).contains(&status) {
                 let request_id = header_request_id.or_else(|| envelope_request_id(&attempt.body));
                 return Ok(Reply {
+                    date: response_date(&attempt.headers),
                     body: attempt.body,
                     request_id,
                 });

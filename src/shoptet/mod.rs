@@ -19,7 +19,7 @@ mod http_tests;
 
 use std::time::Duration;
 
-pub use api::OrderFilter;
+pub use api::{OrderFilter, OrderRead};
 pub use client::{ClientStats, ShoptetClient};
 pub use limits::ThrottleConfig;
 pub use model::*;

@@ -390,6 +390,8 @@ async fn pipeline(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Re
     let rid = sh.next_request_id();
     super::lock(&sh.counters).record_request(&endpoint);
     let is_api = path.starts_with("/api/");
+    // The shop's clock as the request arrived: what a handler reads is at least this recent.
+    let date = http_date(sh.now());
 
     let (response, principal, corruption, _guards) =
         run_pipeline(&sh, req, next, is_api, &path, kill.as_ref()).await;
@@ -398,9 +400,17 @@ async fn pipeline(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Re
         // The connection is dead; this response is never written.
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let out = finish(&sh, response, &rid, principal.as_ref(), corruption).await;
+    let mut out = finish(&sh, response, &rid, principal.as_ref(), corruption).await;
     super::lock(&sh.counters).record_status(&endpoint, out.status().as_str());
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        out.headers_mut().insert(header::DATE, value);
+    }
     out
+}
+
+/// An HTTP date (whole seconds, truncated) of a simulated-clock time.
+fn http_date(at: DateTime<Utc>) -> String {
+    httpdate::fmt_http_date(SystemTime::from(at))
 }
 
 /// Guards that must live until the response is built.

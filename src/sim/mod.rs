@@ -236,6 +236,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<faults::Faults>,
     pub(crate) counters: Mutex<RequestCounters>,
     clock_offset: Mutex<chrono::Duration>,
+    /// The simulated clock stands still at this time (tests of same-second edits).
+    clock_frozen: Mutex<Option<DateTime<Utc>>>,
     request_seq: AtomicU64,
     stream_seq: AtomicU64,
     pub(crate) order_rng: Mutex<StdRng>,
@@ -256,11 +258,28 @@ pub(crate) struct Shared {
 impl Shared {
     /// The simulated clock.
     pub(crate) fn now(&self) -> DateTime<Utc> {
+        if let Some(frozen) = *lock(&self.clock_frozen) {
+            return frozen;
+        }
         Utc::now() + *lock(&self.clock_offset)
     }
 
     pub(crate) fn advance_clock(&self, by: chrono::Duration) {
+        if let Some(frozen) = lock(&self.clock_frozen).as_mut() {
+            *frozen += by;
+        }
         *lock(&self.clock_offset) += by;
+    }
+
+    /// Stops the simulated clock at its current time, or lets it run on from there.
+    pub(crate) fn freeze_clock(&self, frozen: bool) {
+        let now = self.now();
+        let mut slot = lock(&self.clock_frozen);
+        if frozen {
+            *slot = Some(now);
+        } else if slot.take().is_some() {
+            *lock(&self.clock_offset) = now - Utc::now();
+        }
     }
 
     pub(crate) fn shop(&self) -> MutexGuard<'_, state::Shop> {
@@ -347,6 +366,7 @@ impl Simulator {
             faults: Mutex::new(faults::Faults::new(config.faults.clone(), config.seed)),
             counters: Mutex::new(RequestCounters::default()),
             clock_offset: Mutex::new(start - real_now),
+            clock_frozen: Mutex::new(None),
             request_seq: AtomicU64::new(1),
             stream_seq: AtomicU64::new(0),
             order_rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ 0x0DE5)),
@@ -472,6 +492,12 @@ impl SimHandle {
     pub fn advance_clock(&self, by: Duration) {
         self.shared
             .advance_clock(chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX));
+    }
+
+    /// Stops the simulated clock (`true`) so that edits and reads fall in one shop second, or
+    /// lets it run on from where it stood (`false`); [`Self::advance_clock`] still moves it.
+    pub fn freeze_clock(&self, frozen: bool) {
+        self.shared.freeze_clock(frozen);
     }
 
     /// Places an order as a customer would; refused beyond availability unless overselling.

@@ -122,6 +122,7 @@ pub fn order(
         status_before_review: None,
         pending_shop_version: None,
         dismissed_shop_content: None,
+        shop_read_at: None,
     }
 }
 

@@ -12,6 +12,7 @@ use futures::{StreamExt, stream};
 use rust_decimal::Decimal;
 use tracing::Instrument;
 
+use super::order_reads::{OrdersBatch, RetryRead, fetch_order_details};
 use super::{FailedRun, IntegrationActor, OrderRetry, RunEnd, meta};
 use crate::actors::convert::{ShopVariant, incoming_order, shop_variants};
 use crate::actors::messages::*;
@@ -21,14 +22,12 @@ use crate::domain::order::{
 };
 use crate::domain::{
     ErrorLog, ErrorSeverity, ImportOutcome, IncomingOrder, OrderStatus, OutboxAction, OutboxState,
-    Product, ShopCancelOutcome, SyncType,
+    Product, ReadMark, ShopCancelOutcome, SyncType,
 };
-use crate::shoptet::{
-    OrderDetail, PriceUpdateRow, ProductDetail, ShoptetError, StockSupply, StockUpdateRow,
-};
+use crate::shoptet::{PriceUpdateRow, ProductDetail, ShoptetError, StockSupply, StockUpdateRow};
 use crate::store::Changeset;
 
-/// Requests in flight per store for detail reads (Shoptet's cap per token is 3).
+/// Requests in flight per store for product detail reads (Shoptet's cap per token is 3).
 const DETAIL_CONCURRENCY: usize = 3;
 /// Per-row push errors logged individually per run; the rest are summarised.
 const MAX_ROW_ERRORS_LOGGED: usize = 20;
@@ -36,14 +35,6 @@ const MAX_ROW_ERRORS_LOGGED: usize = 20;
 /// Reads of the change feed one orders run makes at most; the rest waits for the next run
 /// (the cursor then stops where the reading stopped).
 const MAX_FEED_READS_PER_RUN: u32 = 1000;
-
-/// The retry set as one read of the feed uses it.
-struct RetryRead {
-    /// Codes to read again (with the run's first read).
-    read: Vec<String>,
-    /// Dismissed unreadable orders: their feed changes up to this time are not read again.
-    dismissed: HashMap<String, DateTime<Utc>>,
-}
 
 /// Progress of one orders run across its reads of the change feed.
 #[derive(Debug)]
@@ -63,6 +54,8 @@ pub(super) struct OrdersRun {
     reads: u32,
     /// The retry set changed since the last commit.
     retry_changed: bool,
+    /// Order details read this run.
+    detail_reads: u64,
     records: u64,
     errors: u64,
     imported: u64,
@@ -70,111 +63,17 @@ pub(super) struct OrdersRun {
     cancelled: u64,
 }
 
-/// What one read of the change feed brought.
-struct OrdersBatch {
-    details: Vec<OrderDetail>,
-    /// Deleted in the shop (feed says so, or the detail is gone).
-    deleted: Vec<String>,
-    /// Details that could not be read (not an outage): code, the feed's change time (none for
-    /// a retry-set code the feed did not name) and the reason.
-    unreadable: Vec<(String, Option<DateTime<Utc>>, String)>,
-    /// Changes this read brought that the run had not seen before.
-    new_changes: usize,
-    /// Newest change time of the read.
-    newest: Option<DateTime<Utc>>,
-    /// The read returned every change from `from` on.
-    complete: bool,
-    seen: HashSet<(String, DateTime<Utc>)>,
-}
-
-/// Reads one page of the change feed from `from` and the details of the orders it names that
-/// need reading (plus `retry.read`: codes whose detail failed in an earlier run).
-async fn fetch_orders_batch(
-    client: crate::shoptet::ShoptetClient,
-    from: DateTime<Utc>,
-    page: u32,
-    per_page: u32,
-    known: HashMap<String, Option<DateTime<Utc>>>,
-    mut seen: HashSet<(String, DateTime<Utc>)>,
-    retry: RetryRead,
-) -> Result<OrdersBatch, ShoptetError> {
-    let changes = client.order_changes(from, page, per_page).await?;
-    let complete = !changes.has_next();
-    let mut newest: Option<DateTime<Utc>> = None;
-    let mut new_changes = 0;
-    let mut deleted = Vec::new();
-    let mut to_fetch: Vec<String> = Vec::new();
-    let mut change_times: HashMap<String, DateTime<Utc>> = HashMap::new();
-    for change in changes.items {
-        newest = newest.max(Some(change.change_time));
-        // Read already in this run (the same change seen again after a re-query).
-        if !seen.insert((change.code.clone(), change.change_time)) {
-            continue;
-        }
-        new_changes += 1;
-        if change.change_type.is_delete() {
-            deleted.push(change.code);
-            continue;
-        }
-        // We already hold a newer version. An equal time is re-read: shop times have whole
-        // seconds, so a second change within the same second must not be missed.
-        if let Some(Some(held)) = known.get(&change.code)
-            && *held > change.change_time
-        {
-            continue;
-        }
-        // An operator gave up on this change of an unreadable order.
-        if retry
-            .dismissed
-            .get(&change.code)
-            .is_some_and(|at| change.change_time <= *at)
-        {
-            continue;
-        }
-        change_times.insert(change.code.clone(), change.change_time);
-        if !to_fetch.contains(&change.code) {
-            to_fetch.push(change.code);
-        }
+/// Records the shop time of a read of `order`'s current version (`read.changed_at` equal to
+/// its `shop_changed_at`) when it is later than the one held; tells whether it changed.
+fn note_read(order: &mut crate::domain::Order, read: ReadMark) -> bool {
+    if read.changed_at.is_none()
+        || read.changed_at != order.shop_changed_at
+        || read.read_at <= order.shop_read_at
+    {
+        return false;
     }
-    for code in retry.read {
-        if !to_fetch.contains(&code) && !deleted.contains(&code) {
-            to_fetch.push(code);
-        }
-    }
-    let results: Vec<(String, Result<OrderDetail, ShoptetError>)> = stream::iter(to_fetch)
-        .map(|code| {
-            let client = client.clone();
-            async move {
-                let result = client.order_detail(&code).await;
-                (code, result)
-            }
-        })
-        .buffered(DETAIL_CONCURRENCY)
-        .collect()
-        .await;
-    let mut details = Vec::new();
-    let mut unreadable = Vec::new();
-    for (code, result) in results {
-        match result {
-            Ok(detail) => details.push(detail),
-            Err(ShoptetError::NotFound { .. }) => deleted.push(code),
-            // An outage fails the read whole: the cursor stays where it was.
-            Err(err) if err.is_transient() || err.needs_operator() => return Err(err),
-            Err(err) => {
-                let at = change_times.get(&code).copied();
-                unreadable.push((code, at, err.to_string()));
-            }
-        }
-    }
-    Ok(OrdersBatch {
-        details,
-        deleted,
-        unreadable,
-        new_changes,
-        newest,
-        complete,
-        seen,
-    })
+    order.shop_read_at = read.read_at;
+    true
 }
 
 /// How long the shop keeps the product change feed.
@@ -357,6 +256,7 @@ impl IntegrationActor {
             complete: false,
             reads: 0,
             retry_changed: false,
+            detail_reads: 0,
             records: 0,
             errors: 0,
             imported: 0,
@@ -366,15 +266,51 @@ impl IntegrationActor {
         Some(self.orders_batch(ctx, run))
     }
 
-    fn orders_batch(&mut self, ctx: &mut Context<Self>, mut run: OrdersRun) -> SpawnHandle {
-        let known: HashMap<String, Option<DateTime<Utc>>> = self
-            .orders
-            .iter()
-            .map(|(code, order)| (code.clone(), order.shop_changed_at))
-            .collect();
-        // Orders whose detail failed in an earlier run are read again with the first batch.
-        let retry = RetryRead {
-            read: if run.reads == 0 {
+    fn orders_batch(&mut self, ctx: &mut Context<Self>, run: OrdersRun) -> SpawnHandle {
+        let per_page = self.settings.orders_page_size.max(1);
+        let span = self.span(SyncKind::Orders);
+        let (from, page) = (run.from, run.page);
+        let feed =
+            match self.client() {
+                Ok(client) => futures::future::Either::Left(
+                    async move { client.order_changes(from, page, per_page).await }
+                        .instrument(span.clone()),
+                ),
+                Err(err) => futures::future::Either::Right(async move {
+                    Err(ShoptetError::Config(err.to_string()))
+                }),
+            };
+        // The feed read first; which details it needs is decided here, against what the actor
+        // holds at that moment (one lookup per change), then the details are read.
+        ctx.spawn(
+            feed.into_actor(self)
+                .then(move |result, act, _ctx| {
+                    let mut run = run;
+                    let details = match (result, act.client()) {
+                        (Ok(page), Ok(client)) => {
+                            let retry = act.retry_read(run.reads == 0);
+                            let plan = act.plan_order_reads(page, &mut run.seen, retry);
+                            futures::future::Either::Left(
+                                fetch_order_details(client, plan).instrument(span),
+                            )
+                        }
+                        (Err(err), _) => futures::future::Either::Right(fut::ready(Err(err))),
+                        (_, Err(err)) => futures::future::Either::Right(fut::ready(Err(
+                            ShoptetError::Config(err.to_string()),
+                        ))),
+                    };
+                    details
+                        .into_actor(act)
+                        .map(move |result, _, _| (run, result))
+                })
+                .map(move |(run, result), act, ctx| act.apply_orders_batch(ctx, run, result)),
+        )
+    }
+
+    /// The retry set for one read of the feed: codes to read again go with the run's first read.
+    fn retry_read(&self, first: bool) -> RetryRead {
+        RetryRead {
+            read: if first {
                 self.sync
                     .order_retry
                     .iter()
@@ -391,27 +327,7 @@ impl IntegrationActor {
                 .filter(|(_, r)| r.dismissed)
                 .filter_map(|(code, r)| Some((code.clone(), r.change_time?)))
                 .collect(),
-        };
-        let per_page = self.settings.orders_page_size.max(1);
-        let span = self.span(SyncKind::Orders);
-        let seen = std::mem::take(&mut run.seen);
-        let result = match self.client() {
-            Ok(client) => {
-                let fut =
-                    fetch_orders_batch(client, run.from, run.page, per_page, known, seen, retry);
-                futures::future::Either::Left(fut.instrument(span))
-            }
-            Err(err) => {
-                futures::future::Either::Right(
-                    async move { Err(ShoptetError::Config(err.to_string())) },
-                )
-            }
-        };
-        ctx.spawn(
-            result
-                .into_actor(self)
-                .map(move |result, act, ctx| act.apply_orders_batch(ctx, run, result)),
-        )
+        }
     }
 
     fn apply_orders_batch(
@@ -436,22 +352,22 @@ impl IntegrationActor {
                 return;
             }
         };
-        run.seen = batch.seen;
         run.reads += 1;
+        run.detail_reads += batch.reads as u64;
         let now = Utc::now();
         let mut changeset = Changeset::new();
         let mut retry_changed = false;
-        for detail in &batch.details {
+        for (detail, read_at) in &batch.details {
             retry_changed |= self.sync.order_retry.remove(detail.code.trim()).is_some();
             let incoming = incoming_order(detail);
-            self.apply_incoming(&incoming, now, &mut changeset, &mut run);
+            self.apply_incoming(&incoming, *read_at, now, &mut changeset, &mut run);
         }
         for code in &batch.deleted {
             retry_changed |= self.sync.order_retry.remove(code.trim()).is_some();
             self.apply_shop_cancel(
                 code,
                 None,
-                None,
+                ReadMark::default(),
                 "deleted in the shop",
                 now,
                 &mut changeset,
@@ -508,6 +424,9 @@ impl IntegrationActor {
             }
             self.sync.orders_cursor = Some(cursor);
             changeset.put_meta(self.id, meta::ORDERS_CURSOR, &cursor);
+            // The feed from the cursor on can no longer name an older change.
+            self.unheld_reads
+                .retain(|_, read| read.changed_at.is_some_and(|at| at >= cursor));
             // A dismissed change the feed can no longer return need not be remembered.
             let before = self.sync.order_retry.len();
             self.sync
@@ -590,6 +509,7 @@ impl IntegrationActor {
     fn apply_incoming(
         &mut self,
         incoming: &IncomingOrder,
+        read_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
         changeset: &mut Changeset,
         run: &mut OrdersRun,
@@ -600,13 +520,20 @@ impl IntegrationActor {
         let claim_resolved = incoming
             .shop_status_id
             .is_some_and(|s| self.sync.claim_resolving.contains(&s));
+        let read = ReadMark {
+            changed_at: incoming.changed_at,
+            read_at,
+        };
         let Some(existing) = self.orders.get(&code) else {
-            // Finished in the shop before we ever saw it: nothing to fulfil or reserve.
+            // Finished in the shop before we ever saw it: nothing to fulfil or reserve. The
+            // read is remembered so the overlap does not bring it back every run.
             if shop_cancelled || claim_resolved {
+                self.unheld_reads.insert(code, read);
                 return;
             }
             match import(None, incoming, self.id, now) {
-                Ok(ImportOutcome::New(order)) => {
+                Ok(ImportOutcome::New(mut order)) => {
+                    note_read(&mut order, read);
                     changeset.put_order(&order);
                     self.orders.insert(code, order);
                     run.records += 1;
@@ -621,7 +548,7 @@ impl IntegrationActor {
             self.apply_shop_cancel(
                 &code,
                 incoming.shop_status_id,
-                incoming.changed_at,
+                read,
                 "cancelled in the shop",
                 now,
                 changeset,
@@ -665,8 +592,17 @@ impl IntegrationActor {
             self.forget_pushed_of(&code, changeset);
         }
         match outcome {
-            Ok(ImportOutcome::Unchanged) => {}
-            Ok(ImportOutcome::Refreshed(order) | ImportOutcome::New(order)) => {
+            Ok(ImportOutcome::Unchanged) => {
+                // The same version, read later: once read a second after its change time it
+                // is not read again.
+                if let Some(existing) = self.orders.get_mut(&code)
+                    && note_read(existing, read)
+                {
+                    changeset.put_order(existing);
+                }
+            }
+            Ok(ImportOutcome::Refreshed(mut order) | ImportOutcome::New(mut order)) => {
+                note_read(&mut order, read);
                 if resolved_by_shop {
                     self.shop_resolved_claim(&order, changeset);
                 }
@@ -674,7 +610,8 @@ impl IntegrationActor {
                 self.orders.insert(code, order);
                 run.records += 1;
             }
-            Ok(ImportOutcome::Conflict(order)) => {
+            Ok(ImportOutcome::Conflict(mut order)) => {
+                note_read(&mut order, read);
                 if resolved_by_shop {
                     self.shop_resolved_claim(&order, changeset);
                 }
@@ -827,7 +764,7 @@ impl IntegrationActor {
         &mut self,
         code: &str,
         shop_status_id: Option<i64>,
-        changed_at: Option<DateTime<Utc>>,
+        read: ReadMark,
         reason: &str,
         now: DateTime<Utc>,
         changeset: &mut Changeset,
@@ -840,8 +777,10 @@ impl IntegrationActor {
         if shop_status_id.is_some() {
             order.shop_status_id = shop_status_id;
         }
-        if changed_at.is_some() {
-            order.shop_changed_at = changed_at;
+        if read.changed_at.is_some() {
+            order.shop_changed_at = read.changed_at;
+            order.shop_read_at = None;
+            note_read(order, read);
         }
         let order = order.clone();
         if outcome == ShopCancelOutcome::AlreadyCancelled {

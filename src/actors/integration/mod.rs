@@ -9,6 +9,7 @@
 mod commands;
 pub(crate) use commands::apply_update;
 mod flows;
+mod order_reads;
 mod outbox;
 mod queries;
 mod reachability;
@@ -215,6 +216,9 @@ pub struct IntegrationActor {
     client: Option<ShoptetClient>,
     client_error: Option<String>,
     orders: BTreeMap<String, Order>,
+    /// Orders read from the shop but not kept (finished there before we saw them), so the
+    /// feed's overlap does not read them again every run; forgotten once the cursor passes.
+    unheld_reads: HashMap<String, crate::domain::ReadMark>,
     products: BTreeMap<String, Product>,
     outbox: BTreeMap<u64, OutboxEntry>,
     /// Price changes not yet pushed, per code (loaded once at start, so the price push never
@@ -306,6 +310,7 @@ impl IntegrationActor {
                 .into_iter()
                 .map(|o| (o.code.clone(), o))
                 .collect(),
+            unheld_reads: HashMap::new(),
             products: state
                 .products
                 .into_iter()
