@@ -734,6 +734,7 @@ fn every_response() -> Vec<Response> {
                 last_inventory_sync: None,
                 outbox_pending: 0,
                 outbox_dead_letters: 0,
+                freshness: Default::default(),
             }],
         }),
         Response::Backup(BackupResult {

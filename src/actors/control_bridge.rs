@@ -371,6 +371,7 @@ impl Daemon {
                             last_inventory_sync: s.last_inventory_sync,
                             outbox_pending: s.outbox_pending,
                             outbox_dead_letters: s.outbox_dead_letters,
+                            freshness: s.freshness,
                         })
                         .collect(),
                 })

@@ -280,6 +280,8 @@ pub struct StoreStatus {
     pub outbox_dead_letters: u64,
     /// Kinds running right now.
     pub running: Vec<SyncKind>,
+    /// Webhooks and the feed poll.
+    pub freshness: crate::domain::webhook::Freshness,
 }
 
 /// The daemon's status.

@@ -20,6 +20,7 @@ pub mod integration;
 pub mod ledger;
 pub mod messages;
 pub mod supervisor;
+pub mod webhook_routes;
 
 use std::time::Duration;
 
@@ -158,6 +159,11 @@ pub struct SyncSettings {
     /// A store whose shop cannot be reached for this long logs an error (journald priority 3),
     /// and again every this long while the outage lasts; shorter outages log warnings.
     pub unreachable_alert_after: Duration,
+    /// How often an active store reads one page of the order change feed, importing only when
+    /// it shows something new (zero = off). Webhooks wake this poll early.
+    pub feed_poll: Duration,
+    /// Webhooks, when `[webhooks]` is configured: the public URL and the listener's routes.
+    pub webhooks: Option<webhook_routes::WebhookSetup>,
 }
 
 impl Default for SyncSettings {
@@ -186,6 +192,8 @@ impl Default for SyncSettings {
             sync_timeout: Duration::from_secs(60 * 60),
             shutdown_timeout: Duration::from_secs(30),
             unreachable_alert_after: Duration::from_secs(60 * 60),
+            feed_poll: Duration::from_secs(10),
+            webhooks: None,
         }
     }
 }

@@ -1259,6 +1259,9 @@ pub struct StoreStatus {
     /// Outbox entries waiting to be sent.
     pub outbox_pending: u64,
     pub outbox_dead_letters: u64,
+    /// Webhooks and the feed poll (absent from older daemons).
+    #[serde(default)]
+    pub freshness: crate::domain::webhook::Freshness,
 }
 
 /// `daemon.status`.

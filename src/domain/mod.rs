@@ -18,6 +18,7 @@ pub mod price;
 pub mod product;
 pub mod report;
 pub mod stock;
+pub mod webhook;
 
 pub use feed::ReadMark;
 pub use integration::{

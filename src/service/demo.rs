@@ -66,6 +66,11 @@ pub fn demo_config(paths: &DemoPaths) -> DaemonConfig {
         level: "info".to_owned(),
     };
     config.shutdown_timeout = Duration::from_secs(10);
+    // Webhooks on loopback, so orders placed in the demo shop arrive within seconds.
+    config.webhooks = Some(crate::config::WebhookSettings {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        public_url: "http://127.0.0.1:0/shoptet".to_owned(),
+    });
     config
 }
 

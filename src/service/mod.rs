@@ -7,6 +7,7 @@ pub mod demo;
 pub mod logging;
 pub mod notify;
 pub mod signals;
+pub mod webhooks;
 
 pub use logging::{LogHandle, LogTarget, LoggingError};
 pub use notify::{Notifier, NotifyError, NotifyState};

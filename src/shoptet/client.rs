@@ -435,6 +435,17 @@ impl ShoptetClient {
         &self.inner.http
     }
 
+    /// Whether the shop's bucket, as last reported, is above the throttle threshold (optional
+    /// work such as the feed poll waits then).
+    pub fn bucket_above_threshold(&self) -> bool {
+        self.inner
+            .throttle
+            .estimate(Instant::now())
+            .is_some_and(|(filling, capacity)| {
+                capacity > 0.0 && filling > capacity * self.inner.config.throttle.threshold
+            })
+    }
+
     /// The validated API base URL (no trailing slash).
     pub fn base_url(&self) -> &str {
         &self.inner.base

@@ -200,6 +200,7 @@ impl MemoryHandler {
                         last_inventory_sync: i.last_inventory_sync,
                         outbox_pending: 0,
                         outbox_dead_letters: 0,
+                        freshness: Default::default(),
                     })
                     .collect(),
             })),

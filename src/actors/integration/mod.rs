@@ -8,7 +8,11 @@
 
 mod commands;
 pub(crate) use commands::apply_update;
+mod feed_poll;
+pub use feed_poll::WakeOrders;
 mod flows;
+mod webhooks;
+pub use webhooks::{DropWebhooks, JobFinished, SyncWebhooks};
 mod order_reads;
 mod outbox;
 mod queries;
@@ -242,6 +246,10 @@ pub struct IntegrationActor {
     fatal: Option<String>,
     /// When the shop last answered, for the "unreachable for over an hour" alert.
     reachability: Reachability,
+    /// The cheap change-feed poll and its counters.
+    feed_poll: feed_poll::FeedPoll,
+    /// Webhook registration, key and delivery counters.
+    webhook: webhooks::WebhookRuntime,
 }
 
 impl IntegrationActor {
@@ -262,6 +270,10 @@ impl IntegrationActor {
             price_queue: meta.get(meta::PRICE_QUEUE)?.unwrap_or_default(),
             claim_resolving: meta.get(meta::CLAIM_RESOLVING)?.unwrap_or_default(),
             pricelist: meta.get(meta::PRICELIST)?,
+        };
+        let webhook = webhooks::WebhookRuntime {
+            record: meta.get(webhooks::WEBHOOK_META)?,
+            ..webhooks::WebhookRuntime::default()
         };
         let stored_seq: u64 = meta.get(meta::OUTBOX_SEQ)?.unwrap_or_default();
         let next_seq = state
@@ -329,6 +341,8 @@ impl IntegrationActor {
             stopping: false,
             fatal: None,
             reachability: Reachability::default(),
+            feed_poll: feed_poll::FeedPoll::default(),
+            webhook,
         };
         actor.rebuild_client();
         Ok(actor)
@@ -566,6 +580,10 @@ impl IntegrationActor {
             outbox_pending: pending,
             outbox_dead_letters: dead,
             running,
+            freshness: crate::domain::webhook::Freshness {
+                webhooks: self.webhook_status(),
+                feed_poll: self.feed_poll_stats(),
+            },
         }
     }
 }
