@@ -487,3 +487,29 @@ fn a_fifo_token_file_is_refused_without_blocking() {
     let err = outcome.unwrap_err();
     assert!(err.contains("not a regular file"), "{err}");
 }
+
+#[test]
+fn backup_section_is_validated_and_kept_out_of_the_data_directory() {
+    let c = parse("").unwrap().config;
+    assert_eq!(c.backup.dir, None);
+    assert_eq!(c.backup.keep, 7);
+    assert_eq!(c.backup.interval, std::time::Duration::from_secs(24 * 3600));
+    let c = parse(
+        "data_dir = \"/var/lib/s\"\n[backup]\ndir = \"/var/backups/s\"\ninterval_hours = 6\nkeep = 3\n",
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.backup.dir.as_deref(), Some(Path::new("/var/backups/s")));
+    assert_eq!(c.backup.interval, std::time::Duration::from_secs(6 * 3600));
+    assert_eq!(c.backup.keep, 3);
+    let (key, line, _, message) =
+        invalid("data_dir = \"/var/lib/s\"\n[backup]\ndir = \"/var/lib/s/backups\"\n");
+    assert_eq!((key.as_str(), line), ("backup.dir", 3));
+    assert!(message.contains("inside data_dir"), "{message}");
+    let (key, _, _, _) = invalid("[backup]\ndir = \"backups\"\n");
+    assert_eq!(key, "backup.dir");
+    let (key, _, _, _) = invalid("[backup]\nkeep = 0\n");
+    assert_eq!(key, "backup.keep");
+    let (key, _, _, _) = invalid("[backup]\ninterval_hours = 0\n");
+    assert_eq!(key, "backup.interval_hours");
+}

@@ -306,3 +306,164 @@ fn a_backup_into_a_missing_directory_fails_cleanly() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Io { .. }), "{err}");
 }
+
+#[test]
+fn backups_into_the_data_directory_are_refused_however_the_path_is_spelled() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let source = Store::open(&data).unwrap();
+    populate(&source);
+    let db_file = data.join("db");
+    let before = std::fs::read(&db_file).unwrap();
+    std::os::unix::fs::symlink(&data, work.path().join("link")).unwrap();
+    std::fs::create_dir(work.path().join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(&db_file, work.path().join("elsewhere/db-link")).unwrap();
+    let spellings = [
+        db_file.clone(),
+        data.join("fresh.backup"),
+        work.path().join("data/../data/db"),
+        work.path().join("elsewhere/../data/conf"),
+        work.path().join("link/db"),
+        work.path().join("elsewhere/db-link"),
+    ];
+    for target in spellings {
+        let err = source.backup_to(&target).unwrap_err();
+        assert!(
+            matches!(err, StoreError::BackupTarget { .. }),
+            "{}: {err:?}",
+            target.display()
+        );
+        assert!(
+            err.to_string().contains("inside the data directory"),
+            "{err}"
+        );
+    }
+    // A directory is not a backup file either.
+    let err = source
+        .backup_to(&work.path().join("elsewhere"))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::BackupTarget { .. }), "{err:?}");
+    assert_eq!(std::fs::read(&db_file).unwrap(), before);
+    assert!(!data.join("fresh.backup").exists());
+    assert!(!data.join("fresh.backup.partial").exists());
+    // The store is untouched and still whole.
+    drop(source);
+    let reopened = Store::open(&data).unwrap();
+    assert_eq!(reopened.integrations().unwrap().len(), 2);
+    reopened.check_integrity().unwrap();
+}
+
+#[test]
+#[allow(unsafe_code)]
+fn backup_files_are_0600_whatever_the_umask_and_a_crashed_partial_is_not_reused() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let source = Store::open(work.path().join("source")).unwrap();
+    populate(&source);
+    let file = work.path().join("snap.backup");
+    // A crash left a world-readable partial file behind.
+    let partial = work.path().join("snap.backup.partial");
+    std::fs::write(&partial, b"half a backup").unwrap();
+    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // SAFETY: umask(2) only swaps the process's file-creation mask; no memory is involved.
+    let old = unsafe { libc::umask(0) };
+    let result = source.backup_to(&file);
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    result.unwrap();
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "backup mode {mode:o}");
+    assert!(!partial.exists());
+    let target = work.path().join("restored");
+    Store::restore(&file, &target).unwrap();
+    assert_same_content(&source, &Store::open(&target).unwrap());
+}
+
+#[test]
+fn scheduled_backups_rotate_and_clear_partials_of_interrupted_runs() {
+    use chrono::TimeZone;
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let source = Store::open(work.path().join("source")).unwrap();
+    populate(&source);
+    let dir = work.path().join("backups");
+    let time = |h: u32| chrono::Utc.with_ymd_and_hms(2026, 1, 2, h, 0, 0).unwrap();
+    let first = source.backup_into_dir(&dir, 2, time(1)).unwrap();
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    // A crash in the middle of the next scheduled backup leaves its partial file.
+    let crashed = dir.join("shoptet-sync-20260102T020000.000Z.backup.partial");
+    std::fs::write(&crashed, b"half").unwrap();
+    let unrelated = dir.join("notes.txt");
+    std::fs::write(&unrelated, b"operator's file").unwrap();
+    let second = source.backup_into_dir(&dir, 2, time(3)).unwrap();
+    assert_eq!(second.stale_partials, vec![crashed.clone()]);
+    assert!(!crashed.exists());
+    assert!(second.removed.is_empty());
+    let third = source.backup_into_dir(&dir, 2, time(4)).unwrap();
+    assert_eq!(third.removed, vec![first.path.clone()]);
+    assert_eq!(
+        shoptet_sync::store::backup::scheduled_backups(&dir).unwrap(),
+        vec![third.path.clone(), second.path.clone()]
+    );
+    assert_eq!(
+        shoptet_sync::store::backup::newest_backup(&dir),
+        Some(third.path.clone())
+    );
+    assert!(unrelated.exists());
+    let target = work.path().join("restored");
+    Store::restore(&third.path, &target).unwrap();
+    assert_same_content(&source, &Store::open(&target).unwrap());
+}
+
+/// A backup file in the documented format, with a correct count and checksum.
+fn forge_backup(records: &[(&str, &[u8], &[u8])]) -> Vec<u8> {
+    let mut out = b"SHSYNCBK".to_vec();
+    out.extend_from_slice(&1u16.to_be_bytes());
+    for (tree, key, value) in records {
+        out.push(1);
+        out.push(tree.len() as u8);
+        out.extend_from_slice(tree.as_bytes());
+        for field in [key, value] {
+            out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            out.extend_from_slice(field);
+        }
+    }
+    out.push(0);
+    out.extend_from_slice(&(records.len() as u64).to_be_bytes());
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in &out {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    out.extend_from_slice(&hash.to_be_bytes());
+    out
+}
+
+#[test]
+fn restore_decodes_every_record_before_it_touches_anything() {
+    let work = tempfile::tempdir().unwrap();
+    let integration_key = id(7).as_bytes().to_vec();
+    // Intact envelope, but the record is not an Integration.
+    let bytes = forge_backup(&[("integrations", &integration_key, &[2, 0xff, 0xff, 0x01])]);
+    let file = work.path().join("forged.backup");
+    std::fs::write(&file, bytes).unwrap();
+    let target = work.path().join("not-created");
+    let err = Store::restore(&file, &target).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidBackup { .. }), "{err:?}");
+    assert!(err.to_string().contains("integrations"), "{err}");
+    assert!(
+        !target.exists(),
+        "restore created the directory before checking"
+    );
+    // The same file with a decodable record restores.
+    let good = forge_backup(&[(
+        "meta",
+        &[integration_key.as_slice(), b"cursor"].concat(),
+        &[2, 0],
+    )]);
+    std::fs::write(&file, good).unwrap();
+    Store::restore(&file, &target).unwrap();
+}

@@ -18,10 +18,10 @@ use super::messages::*;
 use super::supervisor::Supervisor;
 use super::{ActorError, SyncSettings};
 use crate::domain::{
-    ConflictResolution, Credentials, ErrorLog, FulfillmentReport, Integration, Order, OutboxEntry,
-    OutboxState, Product, StockLevel, SyncLog,
+    ConflictResolution, Credentials, DomainError, ErrorLog, FulfillmentReport, Integration, Order,
+    OutboxEntry, OutboxState, Product, StockLevel, SyncLog,
 };
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Handle to the running actor system.
 #[derive(Clone)]
@@ -567,7 +567,20 @@ impl Daemon {
 
     /// Writes a consistent snapshot of the store to `path`; returns its size in bytes.
     pub async fn backup(&self, path: &std::path::Path) -> Result<u64, ActorError> {
-        let stats = self.store.backup(path.to_path_buf()).await?;
+        let stats = self
+            .store
+            .backup(path.to_path_buf())
+            .await
+            .map_err(|err| match err {
+                // The caller chose the path: a refusal is their argument's fault, said plainly.
+                StoreError::BackupTarget { reason, .. } => {
+                    ActorError::Domain(DomainError::InvalidArgument {
+                        field: "backup path",
+                        reason,
+                    })
+                }
+                other => ActorError::from(other),
+            })?;
         Ok(stats.bytes)
     }
 

@@ -191,6 +191,17 @@ pub struct Retention {
     pub resolved_error_days: u32,
 }
 
+/// `[backup]`: optional scheduled backups (off unless `dir` is set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Where scheduled backups go; outside the data directory. `None`: no scheduled backups.
+    pub dir: Option<PathBuf>,
+    /// Time between scheduled backups.
+    pub interval: Duration,
+    /// Scheduled backups kept in `dir` (the newest); older ones are removed.
+    pub keep: usize,
+}
+
 /// `[sync]`: defaults for integrations that do not set their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncDefaults {
@@ -234,6 +245,8 @@ pub struct DaemonConfig {
     pub sync: SyncDefaults,
     /// Webhook listener, when configured.
     pub webhooks: Option<WebhookSettings>,
+    /// Scheduled backups.
+    pub backup: BackupSettings,
     /// Integrations created or updated at start (and on reload).
     pub integrations: Vec<DeclaredIntegration>,
 }
@@ -303,6 +316,11 @@ impl Default for DaemonConfig {
                 feed_poll_secs: raw.sync.feed_poll_secs,
             },
             webhooks: None,
+            backup: BackupSettings {
+                dir: raw.backup.dir,
+                interval: Duration::from_secs(u64::from(raw.backup.interval_hours) * 3600),
+                keep: raw.backup.keep as usize,
+            },
             integrations: Vec::new(),
         }
     }
@@ -440,6 +458,7 @@ struct RawConfig {
     retention: RawRetention,
     sync: RawSync,
     webhooks: RawWebhooks,
+    backup: RawBackup,
     #[serde(rename = "integration")]
     integrations: Vec<integration::RawIntegration>,
 }
@@ -455,6 +474,7 @@ impl Default for RawConfig {
             retention: RawRetention::default(),
             sync: RawSync::default(),
             webhooks: RawWebhooks::default(),
+            backup: RawBackup::default(),
             integrations: Vec::new(),
         }
     }
@@ -566,6 +586,24 @@ struct RawWebhooks {
     public_url: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawBackup {
+    dir: Option<PathBuf>,
+    interval_hours: u32,
+    keep: u32,
+}
+
+impl Default for RawBackup {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            interval_hours: 24,
+            keep: 7,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation and resolution.
 
@@ -675,6 +713,8 @@ fn resolve(
         feed_poll_secs: check_range("sync.feed_poll_secs", raw.sync.feed_poll_secs, 0, 3600)?,
     };
 
+    let backup = resolve_backup(raw.backup, &raw.data_dir)?;
+
     let mut integrations = Vec::with_capacity(raw.integrations.len());
     let mut names = BTreeSet::new();
     for (index, decl) in raw.integrations.into_iter().enumerate() {
@@ -703,7 +743,32 @@ fn resolve(
         retention,
         sync,
         webhooks,
+        backup,
         integrations,
+    })
+}
+
+fn resolve_backup(raw: RawBackup, data_dir: &Path) -> Result<BackupSettings, Issue> {
+    let interval_hours = check_range("backup.interval_hours", raw.interval_hours, 1, 24 * 366)?;
+    let keep = check_range("backup.keep", raw.keep, 1, 10_000)?;
+    if let Some(dir) = &raw.dir {
+        if !dir.is_absolute() {
+            return Err(issue(key("backup.dir"), "must be an absolute path"));
+        }
+        // The store checks the resolved path again before each backup (symbolic links).
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        let data = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        if dir.starts_with(&data) {
+            return Err(issue(
+                key("backup.dir"),
+                "must not be inside data_dir (a backup there is lost with the data it protects)",
+            ));
+        }
+    }
+    Ok(BackupSettings {
+        dir: raw.dir,
+        interval: Duration::from_secs(u64::from(interval_hours) * 3600),
+        keep: keep as usize,
     })
 }
 

@@ -23,7 +23,8 @@ use super::signals::{ServiceSignals, SignalEvent};
 use crate::actors::messages::{IntegrationUpdate, NewIntegrationSpec};
 use crate::actors::{Daemon, SyncSettings, error_chain};
 use crate::config::{
-    ConfigError, DEFAULT_CONFIG_PATH, DaemonConfig, DeclaredIntegration, LoadedConfig,
+    BackupSettings, ConfigError, DEFAULT_CONFIG_PATH, DaemonConfig, DeclaredIntegration,
+    LoadedConfig,
 };
 use crate::control::{ControlServer, ServerConfig};
 use crate::domain::{HealthStatus, IntegrationStatus};
@@ -406,6 +407,7 @@ fn effective_after_reload(old: &DaemonConfig, new: DaemonConfig) -> DaemonConfig
             feed_poll_secs: old.sync.feed_poll_secs,
         },
         webhooks: old.webhooks.clone(),
+        backup: new.backup,
         integrations: new.integrations,
     }
 }
@@ -742,6 +744,8 @@ where
     status_ticks.reset();
     let mut prune_ticks = tokio::time::interval(PRUNE_EVERY);
     prune_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let backup_timer = tokio::time::sleep(first_backup_delay(&config.backup, Utc::now()));
+    tokio::pin!(backup_timer);
 
     let outcome = loop {
         tokio::select! {
@@ -764,6 +768,9 @@ where
                         break Ok(());
                     }
                     prune(&store, &config).await;
+                    backup_timer
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + first_backup_delay(&config.backup, Utc::now()));
                 }
                 Some(SignalEvent::Shutdown | SignalEvent::ShutdownImmediate) | None => break Ok(()),
             },
@@ -774,6 +781,10 @@ where
                 }
             }
             _ = prune_ticks.tick() => prune(&store, &config).await,
+            () = &mut backup_timer, if config.backup.dir.is_some() => {
+                let delay = scheduled_backup(&store, &config.backup).await;
+                backup_timer.as_mut().reset(tokio::time::Instant::now() + delay);
+            }
             result = &mut server_task => {
                 break Err(DaemonError::Runtime(match result {
                     Ok(Ok(())) => "the control server stopped unexpectedly".to_owned(),
@@ -840,6 +851,59 @@ where
     drop(hook);
     tracing::info!("shoptet-syncd stopped");
     outcome
+}
+
+/// How long a failed scheduled backup waits before it is tried again (at most the interval).
+const BACKUP_RETRY: Duration = Duration::from_secs(10 * 60);
+
+/// Time until the next scheduled backup: one interval after the newest one in the directory
+/// (so restarts do not postpone backups), at once if there is none or it is overdue.
+pub fn first_backup_delay(settings: &BackupSettings, now: chrono::DateTime<Utc>) -> Duration {
+    let Some(dir) = &settings.dir else {
+        return settings.interval;
+    };
+    let Some(newest) = crate::store::backup::newest_backup_time(dir) else {
+        return Duration::ZERO;
+    };
+    let since = (now - newest).to_std().unwrap_or(Duration::ZERO);
+    settings
+        .interval
+        .saturating_sub(since)
+        .min(settings.interval)
+}
+
+/// Runs one scheduled backup with rotation; returns the time until the next one (sooner after a
+/// failure).
+async fn scheduled_backup(store: &Store, settings: &BackupSettings) -> Duration {
+    let Some(dir) = settings.dir.clone() else {
+        return settings.interval;
+    };
+    let keep = settings.keep;
+    let worker = store.clone();
+    let result =
+        tokio::task::spawn_blocking(move || worker.backup_into_dir(&dir, keep, Utc::now()))
+            .await
+            .map_err(StoreError::Task)
+            .and_then(|result| result);
+    match result {
+        Ok(done) => {
+            for partial in &done.stale_partials {
+                tracing::warn!(file = %partial.display(), "removed the partial file of an interrupted backup");
+            }
+            tracing::info!(
+                file = %done.path.display(),
+                records = done.stats.records,
+                bytes = done.stats.bytes,
+                removed = done.removed.len(),
+                "scheduled backup written"
+            );
+            settings.interval
+        }
+        Err(err) => {
+            tracing::error!(error = %error_chain(&err), "scheduled backup failed; retrying later");
+            settings.interval.min(BACKUP_RETRY)
+        }
+    }
 }
 
 /// SIGHUP: re-reads the file. An invalid file (or a refused log level) is rejected whole. A

@@ -14,10 +14,19 @@
 //!
 //! Consistency: the backup holds the store's write lock while it reads the trees, so it sees the
 //! state between two commits (commits wait meanwhile; reads do not).
+//!
+//! Safety of the file itself: the target may not be inside the data directory (symbolic links and
+//! `..` resolved first), the snapshot is written to `NAME.partial` created afresh with mode 0600
+//! (whatever the umask, and never reusing a partial file a crash left behind), fsynced, renamed
+//! over `NAME`, and the directory is fsynced. Scheduled backups ([`Store::backup_into_dir`]) use
+//! timestamped names, remove partial files of earlier crashed runs and keep the newest N.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
 
 use super::keys::TreeId;
 use super::{Store, StoreError};
@@ -92,13 +101,35 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Prefix and suffix of the files scheduled backups write (`shoptet-sync-<UTC time>.backup`).
+const SCHEDULED_PREFIX: &str = "shoptet-sync-";
+const SCHEDULED_SUFFIX: &str = ".backup";
+const PARTIAL_SUFFIX: &str = ".partial";
+/// The time in a scheduled backup's name: sorts like the time it names.
+const SCHEDULED_TIME_FORMAT: &str = "%Y%m%dT%H%M%S%.3fZ";
+
+/// What a scheduled backup did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledBackup {
+    /// The file written.
+    pub path: PathBuf,
+    /// What it holds.
+    pub stats: BackupStats,
+    /// Older backups removed by the rotation.
+    pub removed: Vec<PathBuf>,
+    /// Partial files of earlier interrupted backups removed.
+    pub stale_partials: Vec<PathBuf>,
+}
+
 impl Store {
     /// Writes a consistent snapshot of the whole store to `file` (replaced atomically if it
-    /// exists: the snapshot is written beside it and renamed when complete and synced).
+    /// exists: the snapshot is written beside it and renamed when complete and synced). A target
+    /// inside the data directory is refused ([`StoreError::BackupTarget`]).
     ///
     /// Blocks the calling thread and holds the write lock while reading (commits wait); from async
     /// code use [`Store::backup`].
     pub fn backup_to(&self, file: &Path) -> Result<BackupStats, StoreError> {
+        let file = &check_backup_target(file, self.path())?;
         let partial = partial_path(file);
         let result = self.write_backup(&partial);
         let stats = match result {
@@ -126,12 +157,80 @@ impl Store {
             .map_err(StoreError::Task)?
     }
 
+    /// A scheduled backup: writes `dir/shoptet-sync-<now>.backup` (creating `dir` with mode 0700
+    /// if needed), removes partial files that interrupted backups left in `dir`, then keeps only
+    /// the newest `keep` scheduled backups there (other files are never touched).
+    pub fn backup_into_dir(
+        &self,
+        dir: &Path,
+        keep: usize,
+        now: DateTime<Utc>,
+    ) -> Result<ScheduledBackup, StoreError> {
+        let io_err = |source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        if !dir.exists() {
+            fs::create_dir_all(dir).map_err(io_err)?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err)?;
+        }
+        let mut stale_partials = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io_err)? {
+            let path = entry.map_err(io_err)?.path();
+            let is_stale = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .and_then(|name| name.strip_suffix(PARTIAL_SUFFIX))
+                .is_some_and(is_scheduled_name);
+            if is_stale {
+                fs::remove_file(&path).map_err(|source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                stale_partials.push(path);
+            }
+        }
+        let name = format!(
+            "{SCHEDULED_PREFIX}{}{SCHEDULED_SUFFIX}",
+            now.format(SCHEDULED_TIME_FORMAT)
+        );
+        let path = dir.join(name);
+        let stats = self.backup_to(&path)?;
+        let mut removed = Vec::new();
+        for old in scheduled_backups(dir)?.into_iter().skip(keep.max(1)) {
+            fs::remove_file(&old).map_err(|source| StoreError::Io {
+                path: old.clone(),
+                source,
+            })?;
+            removed.push(old);
+        }
+        Ok(ScheduledBackup {
+            path,
+            stats,
+            removed,
+            stale_partials,
+        })
+    }
+
     fn write_backup(&self, partial: &Path) -> Result<BackupStats, StoreError> {
         let io_err = |source| StoreError::Io {
             path: partial.to_path_buf(),
             source,
         };
-        let file = File::create(partial).map_err(io_err)?;
+        // A partial file left by a crash may have any mode: never reuse it.
+        match fs::remove_file(partial) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(io_err(err)),
+            _ => {}
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(partial)
+            .map_err(io_err)?;
+        // The umask may have taken bits from 0600 at creation; the mode is exactly 0600.
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io_err)?;
         let mut out = HashingWriter {
             inner: BufWriter::new(file),
             hash: Fnv64::new(),
@@ -166,9 +265,21 @@ impl Store {
     /// Restores `backup_file` into `data_dir`, which must be empty or absent. The whole file is
     /// verified (format, count, checksum) before anything is written, and the restored store is
     /// checked record by record; on any failure the directory is emptied again.
+    ///
+    /// Nothing is created or written until the whole file is known good: its format, count and
+    /// checksum, and every record decoding as its tree's type under the key it belongs to.
     pub fn restore(backup_file: &Path, data_dir: &Path) -> Result<RestoreStats, StoreError> {
-        ensure_empty_dir(data_dir)?;
+        check_empty_or_absent(data_dir)?;
+        // First the envelope (a damaged file is named as such, not by the record it garbles),
+        // then every record.
         read_backup(backup_file, |_, _, _| Ok(()))?;
+        read_backup(backup_file, |tree, key, value| {
+            super::verify_record(tree, key, value).map_err(|err| StoreError::InvalidBackup {
+                path: backup_file.to_path_buf(),
+                reason: message_chain(&err),
+            })
+        })?;
+        ensure_empty_dir(data_dir)?;
         let result = restore_into(backup_file, data_dir);
         if result.is_err() {
             // Best effort: the directory was empty before, so everything in it is ours.
@@ -336,6 +447,96 @@ fn read_field(input: &mut impl Read, len: u64) -> io::Result<Vec<u8>> {
     Ok(field)
 }
 
+/// The scheduled backups in `dir`, newest first (their names sort by time).
+pub fn scheduled_backups(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let io_err = |source| StoreError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut backups = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err)? {
+        let path = entry.map_err(io_err)?.path();
+        if path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(is_scheduled_name)
+            && path.is_file()
+        {
+            backups.push(path);
+        }
+    }
+    backups.sort();
+    backups.reverse();
+    Ok(backups)
+}
+
+/// The newest scheduled backup in `dir`, if any (for messages; an unreadable dir gives `None`).
+pub fn newest_backup(dir: &Path) -> Option<PathBuf> {
+    scheduled_backups(dir).ok()?.into_iter().next()
+}
+
+/// When the newest scheduled backup in `dir` was taken (from its name).
+pub fn newest_backup_time(dir: &Path) -> Option<DateTime<Utc>> {
+    let newest = newest_backup(dir)?;
+    let name = newest.file_name()?.to_str()?;
+    let time = name
+        .strip_prefix(SCHEDULED_PREFIX)?
+        .strip_suffix(SCHEDULED_SUFFIX)?;
+    chrono::NaiveDateTime::parse_from_str(time, SCHEDULED_TIME_FORMAT)
+        .ok()
+        .map(|naive| naive.and_utc())
+}
+
+fn is_scheduled_name(name: &str) -> bool {
+    name.strip_prefix(SCHEDULED_PREFIX)
+        .and_then(|rest| rest.strip_suffix(SCHEDULED_SUFFIX))
+        .is_some_and(|time| {
+            chrono::NaiveDateTime::parse_from_str(time, SCHEDULED_TIME_FORMAT).is_ok()
+        })
+}
+
+/// The backup target with symbolic links and `..` resolved; refused if it is inside the data
+/// directory (a backup there could replace a live database file), is a directory, or names no
+/// file.
+fn check_backup_target(file: &Path, data_dir: &Path) -> Result<PathBuf, StoreError> {
+    let refuse = |reason: String| StoreError::BackupTarget {
+        path: file.to_path_buf(),
+        reason,
+    };
+    let io_err = |path: &Path, source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let absolute = std::path::absolute(file).map_err(|source| io_err(file, source))?;
+    let (Some(parent), Some(name)) = (absolute.parent(), absolute.file_name()) else {
+        return Err(refuse("it names no file".to_owned()));
+    };
+    if name == ".." {
+        return Err(refuse("it names no file".to_owned()));
+    }
+    let parent = fs::canonicalize(parent).map_err(|source| io_err(parent, source))?;
+    let mut target = parent.join(name);
+    match fs::symlink_metadata(&target) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            target = fs::canonicalize(&target)
+                .map_err(|_| refuse("it is a symbolic link that points nowhere".to_owned()))?;
+            if target.is_dir() {
+                return Err(refuse("it is a directory".to_owned()));
+            }
+        }
+        Ok(meta) if meta.is_dir() => return Err(refuse("it is a directory".to_owned())),
+        _ => {}
+    }
+    let data_dir = fs::canonicalize(data_dir).map_err(|source| io_err(data_dir, source))?;
+    if target.starts_with(&data_dir) {
+        return Err(refuse(format!(
+            "it is inside the data directory {}; write backups elsewhere",
+            data_dir.display()
+        )));
+    }
+    Ok(target)
+}
+
 fn partial_path(file: &Path) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
@@ -353,6 +554,34 @@ fn sync_parent_dir(file: &Path) -> Result<(), StoreError> {
             path: parent.to_path_buf(),
             source,
         })
+}
+
+/// An error and its causes, joined by `: `.
+fn message_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn check_empty_or_absent(dir: &Path) -> Result<(), StoreError> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => match entries.next() {
+            Some(_) => Err(StoreError::NotEmpty {
+                path: dir.to_path_buf(),
+            }),
+            None => Ok(()),
+        },
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 fn ensure_empty_dir(dir: &Path) -> Result<(), StoreError> {

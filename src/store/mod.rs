@@ -26,7 +26,7 @@ use crate::domain::{
     StockLevel, SyncLog,
 };
 
-pub use backup::{BackupStats, RestoreStats};
+pub use backup::{BackupStats, RestoreStats, ScheduledBackup};
 pub use changeset::Changeset;
 use changeset::{Op, Write};
 pub use keys::TreeId;
@@ -83,6 +83,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A backup may not be written there (inside the data directory, a directory).
+    #[error("cannot write a backup to {path}: {reason}")]
+    BackupTarget { path: PathBuf, reason: String },
     /// A backup file is damaged, truncated or not a backup.
     #[error("backup {path} is invalid: {reason}")]
     InvalidBackup { path: PathBuf, reason: String },
@@ -722,6 +725,85 @@ impl Store {
             count += 1;
         }
         Ok(count)
+    }
+}
+
+/// Checks one record on its own: it decodes as its tree's type and sits under the key that
+/// record belongs to (index entries: a plausible key and no value; meta values: a known version
+/// byte under a UTF-8 name). Used on every record of a backup before a restore writes anything.
+pub(crate) fn verify_record(tree: TreeId, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    fn check<T: codec::Record>(
+        tree: TreeId,
+        key: &[u8],
+        value: &[u8],
+        key_of: impl Fn(&T) -> Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let record: T = codec::decode(tree, key, value)?;
+        expect_key(tree, key, &key_of(&record))
+    }
+    match tree {
+        TreeId::Integrations => {
+            check::<Integration>(tree, key, value, |i| keys::integration_key(i.id))
+        }
+        TreeId::Orders => check::<Order>(tree, key, value, |o| {
+            keys::order_key(o.integration_id, &o.code)
+        }),
+        TreeId::OrdersByStatus | TreeId::OrdersByImport => {
+            if key.len() <= keys::ID_LEN {
+                Err(StoreError::corrupt(tree, key, "the key is short"))
+            } else if !value.is_empty() {
+                Err(StoreError::corrupt(
+                    tree,
+                    key,
+                    "an index entry holds a value",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        TreeId::Products => check::<Product>(tree, key, value, |p| {
+            keys::product_key(p.integration_id, &p.code)
+        }),
+        TreeId::Stock => check::<StockLevel>(tree, key, value, |s| {
+            keys::stock_key(&s.warehouse_code, &s.product_code).unwrap_or_default()
+        }),
+        TreeId::Outbox => check::<OutboxEntry>(tree, key, value, |e| {
+            keys::outbox_key(e.integration_id, e.seq)
+        }),
+        TreeId::SyncLogs => check::<SyncLog>(tree, key, value, |l| {
+            keys::log_key(l.integration_id, l.started_at, l.id)
+        }),
+        TreeId::Errors => check::<ErrorLog>(tree, key, value, |e| {
+            keys::log_key(e.integration_id, e.occurred_at, e.id)
+        }),
+        TreeId::PriceHistory => check::<PriceChange>(tree, key, value, |c| {
+            keys::log_key(c.integration_id, c.changed_at, c.id)
+        }),
+        TreeId::Meta => {
+            let name_ok = key
+                .get(keys::ID_LEN..)
+                .is_some_and(|name| !name.is_empty() && std::str::from_utf8(name).is_ok());
+            if !name_ok {
+                return Err(StoreError::corrupt(
+                    tree,
+                    key,
+                    "the name is missing or not UTF-8",
+                ));
+            }
+            match value.first() {
+                Some(version)
+                    if (codec::OLDEST_VERSION..=codec::CURRENT_VERSION).contains(version) =>
+                {
+                    Ok(())
+                }
+                Some(&version) => Err(StoreError::UnknownVersion {
+                    tree: tree.name(),
+                    key: keys::describe_key(tree, key),
+                    version,
+                }),
+                None => Err(StoreError::corrupt(tree, key, "the value is empty")),
+            }
+        }
     }
 }
 
