@@ -88,7 +88,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Places `n` orders `gap` apart and measures placed → listed for each.
-async fn freshness(settings: SyncSettings, webhooks: bool, n: usize, gap: Duration) -> Vec<Duration> {
+async fn freshness(
+    settings: SyncSettings,
+    webhooks: bool,
+    n: usize,
+    gap: Duration,
+) -> Vec<Duration> {
     let sim = Simulator::start(shop(0)).await.unwrap();
     let mut settings = settings;
     let stop = if webhooks {
@@ -217,8 +222,7 @@ async fn first_import(orders: usize) {
         },
     );
     add_shop(&daemon, &sim).await;
-    while listed(&daemon).await.len() < got.len() && started.elapsed() < Duration::from_secs(600)
-    {
+    while listed(&daemon).await.len() < got.len() && started.elapsed() < Duration::from_secs(600) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let detail_wall = started.elapsed();

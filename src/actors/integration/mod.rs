@@ -10,6 +10,7 @@ mod commands;
 pub(crate) use commands::apply_update;
 mod feed_poll;
 pub use feed_poll::WakeOrders;
+mod floor;
 mod flows;
 mod webhooks;
 pub use webhooks::{DropWebhooks, JobFinished, SyncWebhooks};
