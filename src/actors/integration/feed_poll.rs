@@ -192,7 +192,7 @@ impl IntegrationActor {
         let deleted_held = plan
             .deleted
             .iter()
-            .any(|code| self.orders.contains_key(code));
+            .any(|code| self.orders.get(code).is_some());
         let new_reads = plan
             .to_fetch
             .iter()
