@@ -785,6 +785,7 @@ fn every_response() -> Vec<Response> {
                 bucket_filling: Some(12),
                 bucket_capacity: Some(200),
                 feed_lag_secs: Some(30),
+                freshness: Default::default(),
             }],
         }),
         Response::Backup(BackupResult {

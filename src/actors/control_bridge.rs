@@ -391,6 +391,7 @@ impl Daemon {
                             bucket_filling: s.bucket.map(|(filling, _)| filling),
                             bucket_capacity: s.bucket.map(|(_, capacity)| capacity),
                             feed_lag_secs: s.feed_lag_secs,
+                            freshness: s.freshness,
                         })
                         .collect(),
                 })

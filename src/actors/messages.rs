@@ -284,6 +284,8 @@ pub struct StoreStatus {
     pub bucket: Option<(u32, u32)>,
     /// Seconds since the time the orders feed is known to be read up to.
     pub feed_lag_secs: Option<u64>,
+    /// Webhooks and the feed poll.
+    pub freshness: crate::domain::webhook::Freshness,
 }
 
 /// The daemon's status.

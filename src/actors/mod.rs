@@ -21,6 +21,7 @@ pub mod integration;
 pub mod ledger;
 pub mod messages;
 pub mod supervisor;
+pub mod webhook_routes;
 
 use std::time::Duration;
 
@@ -161,6 +162,11 @@ pub struct SyncSettings {
     pub unreachable_alert_after: Duration,
     /// Where the stores publish their figures (the daemon's registry; a private one by default).
     pub metrics: crate::metrics::Metrics,
+    /// How often an active store reads one page of the order change feed, importing only when
+    /// it shows something new (zero = off). Webhooks wake this poll early.
+    pub feed_poll: Duration,
+    /// Webhooks, when `[webhooks]` is configured: the public URL and the listener's routes.
+    pub webhooks: Option<webhook_routes::WebhookSetup>,
 }
 
 impl Default for SyncSettings {
@@ -190,6 +196,8 @@ impl Default for SyncSettings {
             shutdown_timeout: Duration::from_secs(30),
             unreachable_alert_after: Duration::from_secs(60 * 60),
             metrics: crate::metrics::Metrics::new(),
+            feed_poll: Duration::from_secs(10),
+            webhooks: None,
         }
     }
 }

@@ -421,6 +421,12 @@ impl Handler<DeleteIntegration> for Supervisor {
         Box::pin(
             async move {
                 if let Some(addr) = addr {
+                    // Our webhook registrations go first (bounded: the data goes anyway).
+                    let _ = tokio::time::timeout(
+                        timeout,
+                        addr.send(crate::actors::integration::DropWebhooks),
+                    )
+                    .await;
                     // Let in-flight work end cleanly before the data goes.
                     let _ = tokio::time::timeout(timeout, addr.send(StopIntegration)).await;
                 }

@@ -212,6 +212,18 @@ pub struct SyncDefaults {
     /// How long a store may be unreachable before the daemon logs it at error priority
     /// (and again at most once per this period while the outage lasts).
     pub unreachable_alert_after: Duration,
+    /// Seconds between cheap change-feed polls of each active store (0 = off).
+    pub feed_poll_secs: u32,
+}
+
+/// `[webhooks]`: the listener for Shoptet's webhook deliveries (off unless both are set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Address the listener binds (usually loopback, behind a TLS reverse proxy).
+    pub listen: std::net::SocketAddr,
+    /// The URL Shoptet reaches the listener at; each store's URL is this plus `/<token>`.
+    /// https (Shoptet delivers to ports 80/8080/443/8443 only); plain http only on loopback.
+    pub public_url: String,
 }
 
 /// `[metrics]`: the Prometheus metrics and probes listener (off unless `listen` is set).
@@ -244,6 +256,8 @@ pub struct DaemonConfig {
     pub secrets: crate::secrets::KeySettings,
     /// The metrics listener.
     pub metrics: MetricsSettings,
+    /// Webhook listener, when configured.
+    pub webhooks: Option<WebhookSettings>,
     /// Scheduled backups.
     pub backup: BackupSettings,
     /// Integrations created or updated at start (and on reload).
@@ -312,9 +326,11 @@ impl Default for DaemonConfig {
                 unreachable_alert_after: Duration::from_secs(
                     raw.sync.unreachable_alert_minutes.saturating_mul(60),
                 ),
+                feed_poll_secs: raw.sync.feed_poll_secs,
             },
             secrets: crate::secrets::KeySettings::default(),
             metrics: MetricsSettings::default(),
+            webhooks: None,
             backup: BackupSettings {
                 dir: raw.backup.dir,
                 interval: Duration::from_secs(u64::from(raw.backup.interval_hours) * 3600),
@@ -372,6 +388,9 @@ impl DaemonConfig {
         }
         if self.metrics != new.metrics {
             changed.push("metrics");
+        }
+        if self.webhooks != new.webhooks {
+            changed.push("webhooks");
         }
         changed
     }
@@ -461,6 +480,7 @@ struct RawConfig {
     sync: RawSync,
     secrets: RawSecrets,
     metrics: RawMetrics,
+    webhooks: RawWebhooks,
     backup: RawBackup,
     #[serde(rename = "integration")]
     integrations: Vec<integration::RawIntegration>,
@@ -478,6 +498,7 @@ impl Default for RawConfig {
             sync: RawSync::default(),
             secrets: RawSecrets::default(),
             metrics: RawMetrics::default(),
+            webhooks: RawWebhooks::default(),
             backup: RawBackup::default(),
             integrations: Vec::new(),
         }
@@ -569,6 +590,7 @@ struct RawSync {
     interval_minutes: u32,
     inventory_debounce_secs: u64,
     unreachable_alert_minutes: u64,
+    feed_poll_secs: u32,
 }
 
 impl Default for RawSync {
@@ -577,6 +599,7 @@ impl Default for RawSync {
             interval_minutes: 15,
             inventory_debounce_secs: 2,
             unreachable_alert_minutes: 60,
+            feed_poll_secs: 10,
         }
     }
 }
@@ -603,6 +626,13 @@ impl Default for RawSecrets {
             key_credential: defaults.key_credential,
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWebhooks {
+    listen: Option<String>,
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -642,6 +672,43 @@ fn resolve_secrets(raw: RawSecrets) -> Result<crate::secrets::KeySettings, Issue
 
 // ---------------------------------------------------------------------------------------------
 // Validation and resolution.
+
+fn resolve_webhooks(raw: RawWebhooks) -> Result<Option<WebhookSettings>, Issue> {
+    let (listen, public_url) = match (raw.listen, raw.public_url) {
+        (None, None) => return Ok(None),
+        (Some(listen), Some(url)) => (listen, url),
+        (None, Some(_)) => {
+            return Err(issue(key("webhooks.listen"), "is required with public_url"));
+        }
+        (Some(_), None) => {
+            return Err(issue(key("webhooks.public_url"), "is required with listen"));
+        }
+    };
+    let listen: std::net::SocketAddr = listen.trim().parse().map_err(|_| {
+        issue(
+            key("webhooks.listen"),
+            format!("`{listen}` is not an address like 127.0.0.1:8790"),
+        )
+    })?;
+    let url = crate::shoptet::client::validate_base_url(&public_url, "webhooks.public_url")
+        .map_err(|e| issue(key("webhooks.public_url"), e.to_string()))?;
+    // Shoptet delivers to https on these ports only (plain http passed the check above only
+    // for loopback, which the simulator and the demo use).
+    let port = reqwest::Url::parse(&url)
+        .ok()
+        .filter(|u| u.scheme() == "https")
+        .and_then(|u| u.port_or_known_default());
+    if port.is_some_and(|p| ![80, 8080, 443, 8443].contains(&p)) {
+        return Err(issue(
+            key("webhooks.public_url"),
+            "Shoptet delivers only to ports 80, 8080, 443 and 8443",
+        ));
+    }
+    Ok(Some(WebhookSettings {
+        listen,
+        public_url: url,
+    }))
+}
 
 fn check_range<T: PartialOrd + std::fmt::Display + Copy>(
     dotted: &str,
@@ -710,6 +777,7 @@ fn resolve(
             )?
             .saturating_mul(60),
         ),
+        feed_poll_secs: check_range("sync.feed_poll_secs", raw.sync.feed_poll_secs, 0, 3600)?,
     };
 
     let metrics = resolve_metrics(&raw.metrics)?;
@@ -730,6 +798,7 @@ fn resolve(
         )?);
     }
 
+    let webhooks = resolve_webhooks(raw.webhooks)?;
     Ok(DaemonConfig {
         data_dir: raw.data_dir,
         shutdown_timeout: Duration::from_secs(shutdown_secs),
@@ -743,6 +812,7 @@ fn resolve(
         sync,
         secrets,
         metrics,
+        webhooks,
         backup,
         integrations,
     })

@@ -1416,6 +1416,9 @@ pub struct StoreStatus {
     /// Seconds since the time the orders feed is known to be read up to (order freshness).
     #[serde(default)]
     pub feed_lag_secs: Option<u64>,
+    /// Webhooks and the feed poll (absent from older daemons).
+    #[serde(default)]
+    pub freshness: crate::domain::webhook::Freshness,
 }
 
 /// `daemon.status`.

@@ -475,6 +475,45 @@ fn order_detail(order: &Order) -> String {
     out
 }
 
+/// One line per store on how orders stay fresh (nothing when both are off).
+fn freshness_line(store: &str, f: &crate::domain::webhook::Freshness) -> Option<String> {
+    let poll = &f.feed_poll;
+    let hooks = &f.webhooks;
+    if poll.every_secs == 0 && !hooks.enabled {
+        return None;
+    }
+    let poll_text = if poll.every_secs == 0 {
+        "feed poll off".to_owned()
+    } else {
+        format!(
+            "feed poll every {} s ({} reads, {} imports, {} paused)",
+            poll.every_secs, poll.polls, poll.imports_started, poll.throttled
+        )
+    };
+    let hook_text = if hooks.enabled {
+        let mut t = format!(
+            "webhooks: {} registered, {} delivered, {} rejected, last {}",
+            hooks.registered.len(),
+            hooks.delivered,
+            hooks.rejected,
+            opt_time(&hooks.last_delivery)
+        );
+        if !hooks.conflicts.is_empty() {
+            t.push_str(&format!(
+                "; held by another URL: {}",
+                hooks.conflicts.join(", ")
+            ));
+        }
+        if let Some(err) = &hooks.last_error {
+            t.push_str(&format!("; last error: {err}"));
+        }
+        t
+    } else {
+        "webhooks off".to_owned()
+    };
+    Some(format!("{store}: {poll_text}; {hook_text}\n"))
+}
+
 fn product_detail(product: &Product) -> String {
     key_values(&[
         ("Code", product.code.clone()),
@@ -761,6 +800,11 @@ fn daemon_status(status: &DaemonStatus) -> String {
     }
     out.push('\n');
     out.push_str(&table.render());
+    for s in &status.stores {
+        if let Some(line) = freshness_line(&s.name, &s.freshness) {
+            out.push_str(&line);
+        }
+    }
     out
 }
 
@@ -833,6 +877,7 @@ mod tests {
             bucket_filling: Some(37),
             bucket_capacity: Some(200),
             feed_lag_secs: Some(65),
+            freshness: Default::default(),
         };
         let text = render(&Response::DaemonStatus(DaemonStatus {
             version: "0.1.0".into(),

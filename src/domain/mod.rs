@@ -21,6 +21,7 @@ pub mod reservations;
 pub mod stock;
 pub mod stock_take;
 pub mod text;
+pub mod webhook;
 
 pub use feed::ReadMark;
 pub use integration::{

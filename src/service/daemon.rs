@@ -331,6 +331,7 @@ pub fn sync_settings(config: &DaemonConfig) -> SyncSettings {
     SyncSettings {
         stock_debounce: config.sync.inventory_debounce,
         unreachable_alert_after: config.sync.unreachable_alert_after,
+        feed_poll: Duration::from_secs(u64::from(config.sync.feed_poll_secs)),
         shutdown_timeout: config.shutdown_timeout,
         // Never shorter than the socket's bound for syncs (which the caller then sees, naming
         // the operation); a little longer so that one answers first.
@@ -340,6 +341,49 @@ pub fn sync_settings(config: &DaemonConfig) -> SyncSettings {
             .saturating_add(SYNC_TIMEOUT_MARGIN),
         ..SyncSettings::default()
     }
+}
+
+/// Binds the webhook listener. A `listen` port of 0 with a loopback `public_url` (tests, the
+/// demo) publishes the bound address instead.
+async fn bind_webhooks(
+    webhooks: &crate::config::WebhookSettings,
+) -> Result<
+    (
+        crate::actors::webhook_routes::WebhookSetup,
+        tokio::net::TcpListener,
+    ),
+    DaemonError,
+> {
+    let listener = tokio::net::TcpListener::bind(webhooks.listen)
+        .await
+        .map_err(|e| {
+            DaemonError::Runtime(format!(
+                "cannot listen for webhooks on {}: {e}",
+                webhooks.listen
+            ))
+        })?;
+    let mut public_url = webhooks.public_url.clone();
+    if webhooks.listen.port() == 0
+        && let Ok(bound) = listener.local_addr()
+        && let Ok(mut url) = reqwest::Url::parse(&public_url)
+        && url.scheme() == "http"
+        && url.host_str().is_some_and(|h| {
+            h == "localhost"
+                || h.trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+        && url.set_port(Some(bound.port())).is_ok()
+    {
+        public_url = url.to_string().trim_end_matches('/').to_owned();
+    }
+    Ok((
+        crate::actors::webhook_routes::WebhookSetup {
+            public_url,
+            routes: std::sync::Arc::default(),
+        },
+        listener,
+    ))
 }
 
 /// The control server's settings from the configuration.
@@ -397,6 +441,9 @@ fn restart_required(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str>
     if old.sync.unreachable_alert_after != new.sync.unreachable_alert_after {
         changed.push("sync.unreachable_alert_minutes");
     }
+    if old.sync.feed_poll_secs != new.sync.feed_poll_secs {
+        changed.push("sync.feed_poll_secs");
+    }
     changed
 }
 
@@ -416,9 +463,11 @@ fn effective_after_reload(old: &DaemonConfig, new: DaemonConfig) -> DaemonConfig
             interval_minutes: new.sync.interval_minutes,
             inventory_debounce: old.sync.inventory_debounce,
             unreachable_alert_after: old.sync.unreachable_alert_after,
+            feed_poll_secs: old.sync.feed_poll_secs,
         },
         secrets: old.secrets.clone(),
         metrics: old.metrics,
+        webhooks: old.webhooks.clone(),
         backup: new.backup,
         integrations: new.integrations,
     }
@@ -666,7 +715,7 @@ where
         overrides,
         mut config,
         log,
-        settings,
+        mut settings,
     } = spec;
     let notifier = Arc::new(Notifier::from_env().unwrap_or_else(|err| {
         tracing::warn!(error = %err, "systemd notifications disabled");
@@ -680,6 +729,22 @@ where
     unlock_store(&store, &config).await?;
     let metrics = settings.metrics.clone();
     metrics.set_store_open(true);
+    // The webhook listener runs until this function returns (its stop sender drops then).
+    let (_webhooks_stop, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(webhooks) = &config.webhooks {
+        let (setup, listener) = bind_webhooks(webhooks).await?;
+        tracing::info!(listen = %webhooks.listen, public_url = %setup.public_url, "webhook listener on");
+        let routes = std::sync::Arc::clone(&setup.routes);
+        actix_rt::spawn(async move {
+            let stopped = async move {
+                let _ = webhooks_stopped.await;
+            };
+            if let Err(err) = super::webhooks::serve(listener, routes, stopped).await {
+                tracing::error!(error = %err, "the webhook listener stopped; the feed poll keeps orders fresh");
+            }
+        });
+        settings.webhooks = Some(setup);
+    }
     let daemon = Daemon::start(store.clone(), settings);
     let metrics_server = match start_metrics(&config, &metrics, &daemon) {
         Ok(server) => server,

@@ -68,6 +68,11 @@ pub fn demo_config(paths: &DemoPaths) -> DaemonConfig {
     config.shutdown_timeout = Duration::from_secs(10);
     // Beside the store, not in it (a copy of the data directory must not carry the key).
     config.secrets.key_file = paths.base.join("secrets.key");
+    // Webhooks on loopback, so orders placed in the demo shop arrive within seconds.
+    config.webhooks = Some(crate::config::WebhookSettings {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        public_url: "http://127.0.0.1:0/shoptet".to_owned(),
+    });
     config
 }
 

@@ -9,6 +9,7 @@ pub mod logging;
 pub mod notify;
 pub mod rekey;
 pub mod signals;
+pub mod webhooks;
 
 pub use logging::{LogHandle, LogTarget, LoggingError};
 pub use notify::{Notifier, NotifyError, NotifyState};

@@ -53,7 +53,9 @@ struct PageData<T> {
         alias = "changes",
         alias = "products",
         alias = "supplies",
-        alias = "pricelists"
+        alias = "pricelists",
+        alias = "webhooks",
+        alias = "jobs"
     )]
     items: Vec<T>,
     #[serde(default, deserialize_with = "de_null_default")]
@@ -152,7 +154,7 @@ fn is_page_not_found(error: &ShoptetError) -> bool {
 /// Reads pages 1.. until `pageCount` (or an empty page). A later page that vanished
 /// (`page-not-found`: records were deleted while we read) ends the list instead of failing the
 /// whole read; on page 1 it is an error.
-async fn collect_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, ShoptetError>
+pub(crate) async fn collect_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, ShoptetError>
 where
     F: FnMut(u32) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T>, ShoptetError>>,
@@ -211,7 +213,7 @@ fn code_index<'a>(codes: impl Iterator<Item = &'a str>) -> HashMap<String, Strin
 }
 
 impl ShoptetClient {
-    async fn get_data<T: DeserializeOwned>(
+    pub(crate) async fn get_data<T: DeserializeOwned>(
         &self,
         call: Call,
         what: &str,
@@ -222,7 +224,7 @@ impl ShoptetClient {
             .map_err(|err| with_request_id(err, &reply))
     }
 
-    async fn get_page<T: DeserializeOwned>(
+    pub(crate) async fn get_page<T: DeserializeOwned>(
         &self,
         call: Call,
         list_key: &str,

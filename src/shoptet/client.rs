@@ -148,6 +148,37 @@ impl Call {
         }
     }
 
+    pub fn post(op: &'static str, path: String, body: serde_json::Value) -> Self {
+        Self {
+            method: Method::POST,
+            path,
+            query: Vec::new(),
+            body: Some(body),
+            op,
+        }
+    }
+
+    /// A POST without a body (`renew-signature-key`).
+    pub fn post_empty(op: &'static str, path: String) -> Self {
+        Self {
+            method: Method::POST,
+            path,
+            query: Vec::new(),
+            body: None,
+            op,
+        }
+    }
+
+    pub fn delete(op: &'static str, path: String) -> Self {
+        Self {
+            method: Method::DELETE,
+            path,
+            query: Vec::new(),
+            body: None,
+            op,
+        }
+    }
+
     pub fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
         self.query.push((key, value.into()));
         self
@@ -414,6 +445,23 @@ impl ShoptetClient {
     /// The settings this client was built with.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// The HTTP pool, for requests outside the API pipeline (job result downloads, which
+    /// carry no token).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// Whether the shop's bucket, as last reported, is above the throttle threshold (optional
+    /// work such as the feed poll waits then).
+    pub fn bucket_above_threshold(&self) -> bool {
+        self.inner
+            .throttle
+            .estimate(Instant::now())
+            .is_some_and(|(filling, capacity)| {
+                capacity > 0.0 && filling > capacity * self.inner.config.throttle.threshold
+            })
     }
 
     /// The validated API base URL (no trailing slash).

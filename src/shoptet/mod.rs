@@ -7,11 +7,13 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod jobs;
 pub mod limits;
 pub mod model;
 pub mod observer;
 pub mod retry;
 pub mod time;
+pub mod webhooks;
 
 #[cfg(test)]
 mod http_tests;

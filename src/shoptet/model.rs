@@ -1138,6 +1138,9 @@ pub struct EshopContact {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EshopInfo {
+    /// The shop's id (deliveries of webhooks carry it as `eshopId`).
+    #[serde(default)]
+    pub eshop_id: Option<i64>,
     #[serde(default)]
     pub contact_information: Option<EshopContact>,
     #[serde(default)]

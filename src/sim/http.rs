@@ -44,7 +44,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn ok(data: Value) -> Self {
+    pub(crate) fn ok(data: Value) -> Self {
         Self {
             status: StatusCode::OK,
             data: Some(data),
@@ -53,7 +53,13 @@ impl Reply {
         }
     }
 
-    fn empty() -> Self {
+    /// The same answer with another HTTP status (201 created, 202 accepted).
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub(crate) fn empty() -> Self {
         Self {
             status: StatusCode::OK,
             data: None,
@@ -62,7 +68,7 @@ impl Reply {
         }
     }
 
-    fn error(
+    pub(crate) fn error(
         status: StatusCode,
         code: &str,
         message: impl Into<String>,
@@ -76,7 +82,7 @@ impl Reply {
         }
     }
 
-    fn errors(status: StatusCode, errors: Vec<ErrorObject>) -> Self {
+    pub(crate) fn errors(status: StatusCode, errors: Vec<ErrorObject>) -> Self {
         Self {
             status,
             data: None,
@@ -94,7 +100,7 @@ impl Reply {
         }
     }
 
-    fn from_shop(e: &ShopError) -> Self {
+    pub(crate) fn from_shop(e: &ShopError) -> Self {
         let status = match e {
             ShopError::OrderNotFound(_)
             | ShopError::ProductNotFound(_)
@@ -122,13 +128,13 @@ impl IntoResponse for Reply {
     }
 }
 
-type Res = Result<Reply, Reply>;
+pub(crate) type Res = Result<Reply, Reply>;
 
-fn invalid_param(name: &str, message: impl Into<String>) -> Reply {
+pub(crate) fn invalid_param(name: &str, message: impl Into<String>) -> Reply {
     Reply::error(StatusCode::BAD_REQUEST, "invalid-parameter", message, name)
 }
 
-fn schema_error(instance: impl Into<String>, message: impl Into<String>) -> Reply {
+pub(crate) fn schema_error(instance: impl Into<String>, message: impl Into<String>) -> Reply {
     Reply::error(
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid-request-data",
@@ -138,17 +144,17 @@ fn schema_error(instance: impl Into<String>, message: impl Into<String>) -> Repl
 }
 
 /// Query parameters in order.
-struct Params(Vec<(String, String)>);
+pub(crate) struct Params(pub(crate) Vec<(String, String)>);
 
 impl Params {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn int(&self, name: &str) -> Result<Option<i64>, Reply> {
+    pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, Reply> {
         self.get(name)
             .map(|v| {
                 v.trim().parse::<i64>().map_err(|_| {
@@ -158,7 +164,7 @@ impl Params {
             .transpose()
     }
 
-    fn flag(&self, name: &str) -> Result<bool, Reply> {
+    pub(crate) fn flag(&self, name: &str) -> Result<bool, Reply> {
         match self.get(name).map(str::trim) {
             None => Ok(false),
             Some("true" | "1") => Ok(true),
@@ -170,7 +176,7 @@ impl Params {
         }
     }
 
-    fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, Reply> {
+    pub(crate) fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, Reply> {
         self.get(name)
             .map(|v| {
                 parse_time(v).ok_or_else(|| {
@@ -184,7 +190,7 @@ impl Params {
     }
 
     /// `(page, itemsPerPage)` with silent clamping to `max`.
-    fn paging(&self, default: usize, max: usize) -> Result<(usize, usize), Reply> {
+    pub(crate) fn paging(&self, default: usize, max: usize) -> Result<(usize, usize), Reply> {
         let page = match self.int("page")? {
             None => 1,
             Some(p) if p >= 1 => usize::try_from(p).unwrap_or(usize::MAX),
@@ -208,7 +214,7 @@ impl Params {
         Ok((page, per))
     }
 
-    fn list(&self, name: &str, max: usize) -> Result<Option<Vec<String>>, Reply> {
+    pub(crate) fn list(&self, name: &str, max: usize) -> Result<Option<Vec<String>>, Reply> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
@@ -238,7 +244,7 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Slices one page; a page past the end is 404 `page-not-found`.
-fn page_of<T: Clone>(items: &[T], page: usize, per: usize) -> Result<Vec<T>, Reply> {
+pub(crate) fn page_of<T: Clone>(items: &[T], page: usize, per: usize) -> Result<Vec<T>, Reply> {
     let count = wire::page_count(items.len(), per);
     if page > count.max(1) {
         return Err(Reply::error(
@@ -252,7 +258,7 @@ fn page_of<T: Clone>(items: &[T], page: usize, per: usize) -> Result<Vec<T>, Rep
     Ok(items.iter().skip(start).take(per).cloned().collect())
 }
 
-fn paged(key: &str, rows: Vec<Value>, total: usize, page: usize, per: usize) -> Value {
+pub(crate) fn paged(key: &str, rows: Vec<Value>, total: usize, page: usize, per: usize) -> Value {
     let on_page = rows.len();
     json!({ key: rows, "paginator": wire::paginator(total, page, per, on_page) })
 }
@@ -284,6 +290,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/action/ApiOAuthServer/getAccessToken",
             get(mint_token).post(mint_token),
         )
+        .merge(super::webhooks::routes())
+        .merge(super::jobs::routes())
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
             pipeline,
@@ -649,7 +657,17 @@ async fn eshop(State(sh): State<Arc<Shared>>, Query(q): Query<Vec<(String, Strin
 async fn orders_list(State(sh): State<Arc<Shared>>, Query(q): Query<Vec<(String, String)>>) -> Res {
     let p = Params(q);
     let (page, per) = p.paging(50, 50)?;
-    let filter = OrderFilter {
+    let filter = order_filter(&p)?;
+    let shop = sh.shop();
+    let all = shop.filter_orders(&filter);
+    let rows = page_of(&all, page, per)?;
+    let rows: Vec<Value> = rows.iter().map(|o| wire::order_summary(&shop, o)).collect();
+    Ok(Reply::ok(paged("orders", rows, all.len(), page, per)))
+}
+
+/// The list filters of `GET /api/orders` (also accepted by the order snapshot).
+pub(crate) fn order_filter(p: &Params) -> Result<OrderFilter, Reply> {
+    Ok(OrderFilter {
         status_id: p.int("statusId")?,
         creation_from: p.time("creationTimeFrom")?,
         creation_to: p.time("creationTimeTo")?,
@@ -658,12 +676,7 @@ async fn orders_list(State(sh): State<Arc<Shared>>, Query(q): Query<Vec<(String,
         codes: p.list("orderCodes", 50)?,
         email: p.get("email").map(str::to_string),
         product_code: p.get("productCode").map(str::to_string),
-    };
-    let shop = sh.shop();
-    let all = shop.filter_orders(&filter);
-    let rows = page_of(&all, page, per)?;
-    let rows: Vec<Value> = rows.iter().map(|o| wire::order_summary(&shop, o)).collect();
-    Ok(Reply::ok(paged("orders", rows, all.len(), page, per)))
+    })
 }
 
 fn change_kind(p: &Params) -> Result<Option<ChangeKind>, Reply> {
@@ -732,19 +745,19 @@ async fn order_detail(
     ))
 }
 
-fn parse_body(bytes: &Bytes) -> Result<Value, Reply> {
+pub(crate) fn parse_body(bytes: &Bytes) -> Result<Value, Reply> {
     let v: Value = serde_json::from_slice(bytes)
         .map_err(|e| schema_error("payload", format!("Request body is not valid JSON: {e}")))?;
     Ok(v)
 }
 
-fn data_object(body: &Value) -> Result<&Map<String, Value>, Reply> {
+pub(crate) fn data_object(body: &Value) -> Result<&Map<String, Value>, Reply> {
     body.get("data")
         .and_then(Value::as_object)
         .ok_or_else(|| schema_error("data", "Request body must have an object under \"data\"."))
 }
 
-fn data_array(body: &Value) -> Result<&Vec<Value>, Reply> {
+pub(crate) fn data_array(body: &Value) -> Result<&Vec<Value>, Reply> {
     body.get("data")
         .and_then(Value::as_array)
         .ok_or_else(|| schema_error("data", "Request body must have an array under \"data\"."))

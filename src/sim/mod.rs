@@ -6,16 +6,19 @@
 //! - [`state`]: the shop model (pure); [`seed`]: deterministic Czech data;
 //! - [`wire`]: JSON emission in Shoptet's formats; [`http`]: the Shoptet routes;
 //! - [`limits`], [`faults`], [`auth`], [`net`]: limits, fault injection, tokens, killable sockets;
-//! - [`control`]: the `/_sim/` routes and their request/response types.
+//! - [`control`]: the `/_sim/` routes and their request/response types;
+//! - [`webhooks`], [`jobs`]: webhook registration and signed deliveries, snapshot jobs.
 
 pub mod auth;
 pub mod control;
 pub mod faults;
 pub mod http;
+pub mod jobs;
 pub mod limits;
 pub mod net;
 pub mod seed;
 pub mod state;
+pub mod webhooks;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -35,8 +38,10 @@ pub use control::{
     ItemSpec, OrderEditSpec, OrderSpec, OrderStream, OrderView, PriceView, StockLevelView,
 };
 pub use faults::FaultConfig;
+pub use jobs::{JobConfig, JobOutcome, JobView};
 pub use limits::LimitConfig;
 pub use state::{Address, STATUS_CANCELLED, STATUS_COMPLETED, STATUS_NEW, STATUS_PROCESSING};
+pub use webhooks::{NotificationView, WebhookDelivery, WebhookStats, WebhookView};
 pub use wire::SuppliesAmount;
 
 /// The simulator could not start or a control call was refused.
@@ -103,6 +108,10 @@ pub struct SimConfig {
     /// `application/vnd.shoptet.v1.0` (GET included) with 415, as the reference requires the
     /// header; off by default because real shops are lenient in practice.
     pub strict_content_type: bool,
+    /// How webhook deliveries behave (delay, loss, retries).
+    pub webhooks: WebhookDelivery,
+    /// How snapshot jobs behave (run time, outcome, result lifetime).
+    pub jobs: JobConfig,
 }
 
 impl Default for SimConfig {
@@ -126,6 +135,8 @@ impl Default for SimConfig {
             private_token: None,
             oauth_token: None,
             strict_content_type: false,
+            webhooks: WebhookDelivery::default(),
+            jobs: JobConfig::default(),
         }
     }
 }
@@ -236,6 +247,12 @@ pub(crate) struct Shared {
     pub(crate) streams: Mutex<Vec<tokio::task::AbortHandle>>,
     /// See [`SimConfig::strict_content_type`].
     pub(crate) strict_content_type: bool,
+    /// Registrations, signature key, notifications log.
+    pub(crate) webhooks: Mutex<webhooks::WebhookHub>,
+    /// Asynchronous jobs and their result files.
+    pub(crate) jobs: Mutex<jobs::JobBoard>,
+    /// `http://127.0.0.1:PORT`: the shop's own host, where result files are served.
+    pub(crate) base_url: String,
 }
 
 impl Shared {
@@ -358,7 +375,17 @@ impl Simulator {
             shutdown: shutdown_rx.clone(),
             streams: Mutex::new(Vec::new()),
             strict_content_type: config.strict_content_type,
+            webhooks: Mutex::new(webhooks::WebhookHub::new(
+                config.seed,
+                config.webhooks.clone(),
+            )),
+            jobs: Mutex::new(jobs::JobBoard::new(config.seed, config.jobs.clone())),
+            base_url: base_url.clone(),
         });
+        // Seeding placed orders: their events predate any registration.
+        drop(shared.shop().take_events());
+        let dispatcher = tokio::spawn(webhooks::run_dispatcher(Arc::clone(&shared)));
+        lock(&shared.streams).push(dispatcher.abort_handle());
         let app = http::router(Arc::clone(&shared)).merge(control::router(Arc::clone(&shared)));
         let mut signal = shutdown_rx;
         let server = tokio::spawn(async move {
@@ -687,6 +714,59 @@ impl SimHandle {
         if let Ok(ttl) = chrono::Duration::from_std(ttl) {
             lock(&self.shared.tokens).set_ttl(ttl);
         }
+    }
+
+    /// Webhook registrations, in id order.
+    pub fn webhooks(&self) -> Vec<WebhookView> {
+        lock(&self.shared.webhooks).views()
+    }
+
+    /// The notifications log (oldest first).
+    pub fn webhook_notifications(&self) -> Vec<NotificationView> {
+        lock(&self.shared.webhooks).notification_views()
+    }
+
+    /// The current signature key (what `renew-signature-key` last returned).
+    pub fn webhook_signature_key(&self) -> String {
+        lock(&self.shared.webhooks).signature_key()
+    }
+
+    /// Delivery counters.
+    pub fn webhook_stats(&self) -> WebhookStats {
+        lock(&self.shared.webhooks).stats()
+    }
+
+    /// Current delivery behaviour.
+    pub fn webhook_delivery(&self) -> WebhookDelivery {
+        lock(&self.shared.webhooks).delivery()
+    }
+
+    /// Changes delivery behaviour (delay, loss rate, retries) from now on.
+    pub fn set_webhook_delivery(&self, delivery: WebhookDelivery) {
+        lock(&self.shared.webhooks).set_delivery(delivery);
+    }
+
+    /// Emits an event as the shop would (e.g. `orderStatusesList:change`); delivered to its
+    /// registrations like any other.
+    pub fn emit_event(&self, event: &'static str, instance: &str) {
+        let now = self.shared.now();
+        self.shared.shop().emit(event, instance, now);
+    }
+
+    /// Current job behaviour.
+    pub fn job_config(&self) -> JobConfig {
+        lock(&self.shared.jobs).config()
+    }
+
+    /// Changes how jobs queued from now on behave.
+    pub fn set_job_config(&self, config: JobConfig) {
+        lock(&self.shared.jobs).set_config(config);
+    }
+
+    /// Every job, by id.
+    pub fn jobs(&self) -> Vec<JobView> {
+        let now = self.shared.now();
+        lock(&self.shared.jobs).views(now)
     }
 
     /// Access tokens alive now.

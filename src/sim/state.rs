@@ -691,6 +691,19 @@ pub struct Shop {
     order_code_prefix: String,
     next_order_seq: u64,
     next_item_id: i64,
+    /// Webhook events not yet taken by the dispatcher (see [`Shop::take_events`]).
+    events: Vec<ShopEvent>,
+}
+
+/// Something that happened in the shop that a webhook reports (`order:create`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopEvent {
+    /// Event name as Shoptet spells it.
+    pub event: &'static str,
+    /// `eventInstance`: the order code, status id or job id.
+    pub instance: String,
+    /// When it happened.
+    pub created: DateTime<Utc>,
 }
 
 fn trunc(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -785,7 +798,27 @@ impl Shop {
             order_code_prefix,
             next_order_seq: 1,
             next_item_id: 1,
+            events: Vec::new(),
         }
+    }
+
+    /// Records an event for webhook delivery. Bounded: a shop nobody drains keeps only the
+    /// newest events (webhooks are lossy in reality too).
+    pub fn emit(&mut self, event: &'static str, instance: &str, now: DateTime<Utc>) {
+        const MAX_PENDING_EVENTS: usize = 100_000;
+        if self.events.len() >= MAX_PENDING_EVENTS {
+            self.events.remove(0);
+        }
+        self.events.push(ShopEvent {
+            event,
+            instance: instance.to_string(),
+            created: trunc(now),
+        });
+    }
+
+    /// Takes the events recorded since the last call.
+    pub fn take_events(&mut self) -> Vec<ShopEvent> {
+        std::mem::take(&mut self.events)
     }
 
     /// Adds a product; its creation is recorded in the product change feed.
@@ -1224,6 +1257,7 @@ impl Shop {
             self.transition(&mut order, &status, &claims, None);
         }
         self.record_order_change(&code, creation, ChangeKind::Edit);
+        self.emit("order:create", &code, now);
         self.orders.insert(code.clone(), order);
         Ok(code)
     }
@@ -1295,6 +1329,7 @@ impl Shop {
         if status_same && paid_same {
             return Ok(false);
         }
+        let was_paid = order.paid == Some(true);
         if status_same {
             order.paid = paid;
         } else {
@@ -1303,6 +1338,10 @@ impl Shop {
         }
         order.change_time = trunc(now);
         self.record_order_change(code, now, ChangeKind::Edit);
+        self.emit("order:update", code, now);
+        if !was_paid && order.paid == Some(true) {
+            self.emit("order:paid", code, now);
+        }
         self.orders.insert(code.to_string(), order);
         Ok(true)
     }
@@ -1325,6 +1364,7 @@ impl Shop {
         }
         self.orders.remove(code);
         self.record_order_change(code, now, ChangeKind::Delete);
+        self.emit("order:delete", code, now);
         Ok(())
     }
 
@@ -1390,6 +1430,7 @@ impl Shop {
         }
         order.change_time = trunc(now);
         self.record_order_change(code, now, ChangeKind::Edit);
+        self.emit("order:update", code, now);
         self.orders.insert(code.to_string(), order);
         Ok(())
     }
@@ -1448,6 +1489,7 @@ impl Shop {
         }
         order.change_time = trunc(now);
         self.record_order_change(code, now, ChangeKind::Edit);
+        self.emit("order:update", code, now);
         Ok(())
     }
 

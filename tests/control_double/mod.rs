@@ -204,6 +204,7 @@ impl MemoryHandler {
                         bucket_filling: None,
                         bucket_capacity: None,
                         feed_lag_secs: None,
+                        freshness: Default::default(),
                     })
                     .collect(),
             })),

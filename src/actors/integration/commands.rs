@@ -528,6 +528,7 @@ impl Handler<Deactivate> for IntegrationActor {
     fn handle(&mut self, msg: Deactivate, ctx: &mut Self::Context) -> Self::Result {
         let log = self.integration.deactivate(&msg.reason, Utc::now());
         self.cancel_timers(ctx);
+        self.drop_webhooks(ctx);
         // Promised status pushes still go out.
         self.schedule_outbox(ctx);
         let mut changeset = Changeset::new();

@@ -314,7 +314,7 @@ impl IntegrationActor {
     }
 
     /// The retry set for one read of the feed: codes to read again go with the run's first read.
-    fn retry_read(&self, first: bool) -> RetryRead {
+    pub(super) fn retry_read(&self, first: bool) -> RetryRead {
         RetryRead {
             read: if first {
                 self.sync

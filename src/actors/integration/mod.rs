@@ -8,8 +8,12 @@
 
 mod commands;
 pub(crate) use commands::apply_update;
+mod feed_poll;
+pub use feed_poll::WakeOrders;
 mod floor;
 mod flows;
+mod webhooks;
+pub use webhooks::{DropWebhooks, JobFinished, SyncWebhooks};
 mod order_book;
 mod order_reads;
 mod outbox;
@@ -270,6 +274,10 @@ pub struct IntegrationActor {
     reachability: Reachability,
     /// This store's figures in the daemon's metrics registry.
     metrics: Arc<StoreMetrics>,
+    /// The cheap change-feed poll and its counters.
+    feed_poll: feed_poll::FeedPoll,
+    /// Webhook registration, key and delivery counters.
+    webhook: webhooks::WebhookRuntime,
 }
 
 impl IntegrationActor {
@@ -291,6 +299,10 @@ impl IntegrationActor {
             claim_resolving: meta.get(meta::CLAIM_RESOLVING)?.unwrap_or_default(),
             pricelist: meta.get(meta::PRICELIST)?,
             stock_takes: meta.get(meta::STOCK_TAKES)?.unwrap_or_default(),
+        };
+        let webhook = webhooks::WebhookRuntime {
+            record: meta.get(webhooks::WEBHOOK_META)?,
+            ..webhooks::WebhookRuntime::default()
         };
         let stored_seq: u64 = meta.get(meta::OUTBOX_SEQ)?.unwrap_or_default();
         let next_seq = state
@@ -362,6 +374,8 @@ impl IntegrationActor {
             fatal: None,
             reachability: Reachability::default(),
             metrics,
+            feed_poll: feed_poll::FeedPoll::default(),
+            webhook,
         };
         actor.rebuild_client();
         Ok(actor)
@@ -637,6 +651,10 @@ impl IntegrationActor {
                 .metrics
                 .feed_lag(now)
                 .and_then(|lag| u64::try_from(lag).ok()),
+            freshness: crate::domain::webhook::Freshness {
+                webhooks: self.webhook_status(),
+                feed_poll: self.feed_poll_stats(),
+            },
         }
     }
 }

@@ -114,6 +114,13 @@ impl IntegrationActor {
             };
             self.schedule(ctx, kind, jittered(first, jitter));
         }
+        // The cheap feed poll starts one period after the first import.
+        let poll = self.settings.feed_poll;
+        if !poll.is_zero() {
+            self.schedule_feed_poll(ctx, delay.saturating_add(poll));
+        }
+        // Webhooks (when configured) are registered whenever the store starts syncing.
+        self.ensure_webhooks(ctx, None);
     }
 
     /// Cancels every timer (deactivation); running syncs finish and are not rescheduled.
@@ -123,10 +130,11 @@ impl IntegrationActor {
                 ctx.cancel_future(handle);
             }
         }
+        self.cancel_feed_poll(ctx);
     }
 
     /// Starts `kind` now if nothing prevents it; otherwise marks it pending.
-    fn try_start(&mut self, ctx: &mut Context<Self>, kind: SyncKind) {
+    pub(super) fn try_start(&mut self, ctx: &mut Context<Self>, kind: SyncKind) {
         if self.stopping || self.is_running(kind) {
             self.kinds.entry(kind).or_default().pending = true;
             return;
@@ -401,6 +409,9 @@ impl IntegrationActor {
         failures: u32,
     ) {
         self.after_change(ctx);
+        if kind == SyncKind::Orders {
+            self.after_orders_run(ctx);
+        }
         if self.integration.is_active() && !self.stopping {
             let next = if failed.is_some() {
                 let base = self.settings.failure_backoff_base;
