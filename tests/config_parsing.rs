@@ -374,6 +374,17 @@ fn integration_values_are_validated() {
 }
 
 #[test]
+fn a_declared_integration_without_a_threshold_gets_the_domain_default() {
+    let loaded = parse(&integration_text("")).unwrap();
+    let decl = &loaded.config.integrations[0];
+    assert_eq!(
+        decl.low_stock_threshold,
+        shoptet_sync::domain::integration::DEFAULT_LOW_STOCK_THRESHOLD
+    );
+    assert_eq!(decl.low_stock_threshold, Decimal::from(5));
+}
+
+#[test]
 fn declared_integration_creates_and_updates_store_records() {
     let dir = tempfile::tempdir().unwrap();
     write_secret(dir.path(), "t", "tok\n", 0o600);

@@ -165,6 +165,15 @@ fn every_request() -> Vec<Request> {
             id,
             resolution: "fixed the mapping".into(),
         },
+        Request::ErrorSeverity {
+            integration: n(),
+            id,
+            severity: ErrorSeverity::Critical,
+        },
+        Request::ProductHistory {
+            integration: n(),
+            code: "SKU-1".into(),
+        },
         Request::OutboxList {
             integration: n(),
             state: Some(OutboxState::DeadLetter),
@@ -222,6 +231,8 @@ fn exhaustive_request(request: &Request) {
         | Request::SyncHistory { .. }
         | Request::ErrorsList { .. }
         | Request::ErrorResolve { .. }
+        | Request::ErrorSeverity { .. }
+        | Request::ProductHistory { .. }
         | Request::OutboxList { .. }
         | Request::OutboxRetry { .. }
         | Request::OutboxDrop { .. }
@@ -270,6 +281,7 @@ fn reads_are_not_mutating_and_writes_are() {
             || op.starts_with("report.")
             || op == "order.pick_list"
             || op == "sync.history"
+            || op == "product.history"
             || op == "daemon.status";
         assert_eq!(request.is_mutating(), !read_only, "{op}");
     }
@@ -713,6 +725,16 @@ fn every_response() -> Vec<Response> {
         Response::SyncHistory(vec![sync_log()]),
         Response::Errors(vec![error_log()]),
         Response::Error(error_log()),
+        Response::PriceHistory(vec![PriceChange {
+            id: Uuid::from_u128(9),
+            integration_id: Uuid::from_u128(1),
+            product_code: "SKU-1".into(),
+            old_price: Decimal::new(19900, 2),
+            new_price: Decimal::new(24900, 2),
+            changed_at: t(3),
+            source: "ctl:alice".into(),
+            pushed_at: None,
+        }]),
         Response::Outbox(vec![outbox_entry()]),
         Response::OutboxChange(OutboxChange {
             affected: 1,
@@ -760,6 +782,7 @@ fn exhaustive_response(response: &Response) -> &'static str {
         Response::SyncHistory(_) => "sync_history",
         Response::Errors(_) => "errors",
         Response::Error(_) => "error",
+        Response::PriceHistory(_) => "price_history",
         Response::Outbox(_) => "outbox",
         Response::OutboxChange(_) => "outbox_change",
         Response::Health(_) => "health",

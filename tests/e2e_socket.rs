@@ -252,6 +252,7 @@ async fn a_peer_whose_uid_is_not_allowed_is_refused_and_a_read_only_peer_cannot_
         control: vec![format!("socket_group = \"{group}\"")],
         access: vec!["allowed_uids = [65534]".to_owned()],
         open_directory: true,
+        ..Options::default()
     })
     .await;
     let meta = std::fs::metadata(&syncd.socket).unwrap();

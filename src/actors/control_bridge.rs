@@ -379,6 +379,9 @@ impl Daemon {
                 let bytes = self.backup(Path::new(&path)).await?;
                 Response::Backup(proto::BackupResult { path, bytes })
             }
+            floor @ (Request::ErrorSeverity { .. } | Request::ProductHistory { .. }) => {
+                self.serve_floor(caller, floor).await?
+            }
         })
     }
 }

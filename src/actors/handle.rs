@@ -100,7 +100,7 @@ impl Daemon {
         .await
     }
 
-    async fn on<M, T>(
+    pub(super) async fn on<M, T>(
         &self,
         integration: impl Into<IntegrationRef>,
         message: M,

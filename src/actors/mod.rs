@@ -15,6 +15,7 @@
 
 pub mod control_bridge;
 mod convert;
+pub mod floor;
 pub mod handle;
 pub mod integration;
 pub mod ledger;

@@ -229,7 +229,10 @@ pub(super) fn resolve(
     if raw.stock_id < 1 {
         return Err(issue(at.key("stock_id"), "must be a positive stock id"));
     }
-    let low_stock_threshold = raw.low_stock_threshold.unwrap_or_default();
+    // The same default as an integration created with the ctl (the domain's).
+    let low_stock_threshold = raw
+        .low_stock_threshold
+        .unwrap_or(crate::domain::integration::DEFAULT_LOW_STOCK_THRESHOLD);
     if low_stock_threshold.is_sign_negative() {
         return Err(issue(at.key("low_stock_threshold"), "must not be negative"));
     }

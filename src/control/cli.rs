@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::client::{ClientError, ControlClient, DEFAULT_CONNECT_TIMEOUT};
+use super::floor_cli::SeverityArg;
 use super::protocol::{
     ConflictResolution, ControlError, CredentialsInput, CredentialsKind, DEFAULT_PAGE_SIZE,
     IntegrationPatch, MAX_BULK_ITEMS, NewIntegration, OrderQuery, OrderSortKey, ProductQuery,
@@ -500,6 +501,12 @@ pub enum ProductCommand {
         #[arg(value_enum)]
         state: Switch,
     },
+    /// A product's price changes: old, new, when and by whom.
+    History {
+        /// Integration name.
+        integration: String,
+        code: String,
+    },
 }
 
 /// `stock …`
@@ -523,7 +530,8 @@ pub enum StockCommand {
     },
 }
 
-/// `errors STORE [--all]` or `errors resolve STORE ID --resolution TEXT`.
+/// `errors STORE [--all]`, `errors resolve STORE ID --resolution TEXT` or
+/// `errors severity STORE ID LEVEL`.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ErrorsArgs {
@@ -547,6 +555,14 @@ pub enum ErrorsCommand {
         id: Uuid,
         #[arg(long)]
         resolution: String,
+    },
+    /// Change how urgent an error is.
+    Severity {
+        /// Integration name.
+        integration: String,
+        id: Uuid,
+        #[arg(value_enum)]
+        level: SeverityArg,
     },
 }
 
@@ -870,6 +886,12 @@ pub fn plan(command: &Command, stdin: &mut dyn Read) -> Result<Plan, UsageError>
             code: code.clone(),
             enabled: *state == Switch::On,
         },
+        Command::Product(ProductCommand::History { integration, code }) => {
+            Request::ProductHistory {
+                integration: integration.clone(),
+                code: code.clone(),
+            }
+        }
         Command::Stock(StockCommand::Set {
             integration,
             code,
@@ -896,6 +918,18 @@ pub fn plan(command: &Command, stdin: &mut dyn Read) -> Result<Plan, UsageError>
                 integration: integration.clone(),
                 id: *id,
                 resolution: resolution.clone(),
+            },
+            (
+                Some(ErrorsCommand::Severity {
+                    integration,
+                    id,
+                    level,
+                }),
+                _,
+            ) => Request::ErrorSeverity {
+                integration: integration.clone(),
+                id: *id,
+                severity: (*level).into(),
             },
             (None, Some(integration)) => Request::ErrorsList {
                 integration: integration.clone(),

@@ -18,9 +18,9 @@ pub use crate::domain::{
     ConflictResolution, FulfillmentGrade, FulfillmentReport, HealthReport, InventoryReport,
 };
 use crate::domain::{
-    Credentials, DomainError, ErrorLog, HealthStatus, Integration, IntegrationId,
-    IntegrationStatus, Money, Order, OrderStatus, OutboxEntry, OutboxState, Product, Secret,
-    StatusMapping, StockLevel, SyncLog, SyncStatus, SyncType,
+    Credentials, DomainError, ErrorLog, ErrorSeverity, HealthStatus, Integration, IntegrationId,
+    IntegrationStatus, Money, Order, OrderStatus, OutboxEntry, OutboxState, PriceChange, Product,
+    Secret, StatusMapping, StockLevel, SyncLog, SyncStatus, SyncType,
 };
 
 /// The protocol version this build speaks; requests with another `v` are refused.
@@ -738,6 +738,16 @@ pub enum Request {
         id: Uuid,
         resolution: String,
     },
+    /// Change how urgent one logged error is.
+    #[serde(rename = "errors.severity")]
+    ErrorSeverity {
+        integration: String,
+        id: Uuid,
+        severity: ErrorSeverity,
+    },
+    /// One product's price changes: old, new, when, source (oldest first).
+    #[serde(rename = "product.history")]
+    ProductHistory { integration: String, code: String },
     #[serde(rename = "outbox.list")]
     OutboxList {
         integration: String,
@@ -806,6 +816,8 @@ impl Request {
         "sync.history",
         "errors.list",
         "errors.resolve",
+        "errors.severity",
+        "product.history",
         "outbox.list",
         "outbox.retry",
         "outbox.drop",
@@ -848,6 +860,8 @@ impl Request {
             Self::SyncHistory { .. } => "sync.history",
             Self::ErrorsList { .. } => "errors.list",
             Self::ErrorResolve { .. } => "errors.resolve",
+            Self::ErrorSeverity { .. } => "errors.severity",
+            Self::ProductHistory { .. } => "product.history",
             Self::OutboxList { .. } => "outbox.list",
             Self::OutboxRetry { .. } => "outbox.retry",
             Self::OutboxDrop { .. } => "outbox.drop",
@@ -872,6 +886,7 @@ impl Request {
                 | Self::ProductsList(_)
                 | Self::SyncHistory { .. }
                 | Self::ErrorsList { .. }
+                | Self::ProductHistory { .. }
                 | Self::OutboxList { .. }
                 | Self::Health { .. }
                 | Self::FulfillmentReport { .. }
@@ -928,6 +943,8 @@ impl Request {
             | Self::SyncHistory { integration, .. }
             | Self::ErrorsList { integration, .. }
             | Self::ErrorResolve { integration, .. }
+            | Self::ErrorSeverity { integration, .. }
+            | Self::ProductHistory { integration, .. }
             | Self::OutboxList { integration, .. }
             | Self::OutboxRetry { integration, .. }
             | Self::OutboxDrop { integration, .. }
@@ -993,7 +1010,9 @@ impl Request {
                     )));
                 }
             }
-            Self::ProductToggleSync { code, .. } => non_empty("product code", code)?,
+            Self::ProductToggleSync { code, .. } | Self::ProductHistory { code, .. } => {
+                non_empty("product code", code)?
+            }
             Self::StockSet { code, quantity, .. } => stock_item(code, *quantity, None)?,
             Self::StockBulkSet { items, .. } => {
                 if items.is_empty() {
@@ -1311,8 +1330,10 @@ pub enum Response {
     SyncHistory(Vec<SyncLog>),
     /// `errors.list`, newest first.
     Errors(Vec<ErrorLog>),
-    /// `errors.resolve`: the resolved entry.
+    /// `errors.resolve|severity`: the changed entry.
     Error(ErrorLog),
+    /// `product.history`: price changes, oldest first.
+    PriceHistory(Vec<PriceChange>),
     /// `outbox.list`, in send order.
     Outbox(Vec<OutboxEntry>),
     /// `outbox.retry|drop`.

@@ -140,11 +140,11 @@ pub fn time(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
 }
 
-fn opt_time(at: &Option<DateTime<Utc>>) -> String {
+pub(super) fn opt_time(at: &Option<DateTime<Utc>>) -> String {
     at.as_ref().map(time).unwrap_or_else(|| "never".to_owned())
 }
 
-fn opt(text: &Option<String>) -> String {
+pub(super) fn opt(text: &Option<String>) -> String {
     text.clone().unwrap_or_default()
 }
 
@@ -182,7 +182,7 @@ fn key_values(pairs: &[(&str, String)]) -> String {
     out
 }
 
-fn clean_cell_long(text: &str) -> String {
+pub(super) fn clean_cell_long(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
@@ -284,11 +284,13 @@ pub fn render(response: &Response) -> String {
                 clean_cell_long(&opt(&error.resolution))
             ),
             None => format!(
-                "error {} is unresolved: {}\n",
+                "error {} ({}) is unresolved: {}\n",
                 error.id,
+                label(&error.severity),
                 clean_cell_long(&error.message)
             ),
         },
+        Response::PriceHistory(changes) => super::floor_render::price_history(changes),
         Response::Outbox(entries) => outbox_table(entries),
         Response::OutboxChange(change) => {
             format!(

@@ -74,6 +74,8 @@ pub struct Options {
     pub access: Vec<String>,
     /// Make the temp directory (and so the socket's directory) traversable by other users.
     pub open_directory: bool,
+    /// Lines appended after the `[sync]` table (e.g. `[[integration]]` declarations).
+    pub tail: Vec<String>,
 }
 
 /// What one shoptetctl run produced.
@@ -148,6 +150,10 @@ impl Syncd {
         config.push_str(
             "\n[log]\noutput = \"stderr\"\nlevel = \"info,shoptet_sync=debug\"\n\n[sync]\ninterval_minutes = 1\ninventory_debounce_secs = 0\n",
         );
+        for line in &options.tail {
+            config.push_str(line);
+            config.push('\n');
+        }
         std::fs::write(&config_path, config).unwrap();
         let mut syncd = Syncd {
             dir,

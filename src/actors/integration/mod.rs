@@ -8,6 +8,7 @@
 
 mod commands;
 pub(crate) use commands::apply_update;
+mod floor;
 mod flows;
 mod order_reads;
 mod outbox;
