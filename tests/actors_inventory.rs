@@ -1,4 +1,4 @@
-//! Stock push against the simulator: a receipt reaches the shop within the debounce and out of
+//! Stock push against the simulator: a receipt after a quiet period reaches the shop at once and out of
 //! stock shows 0 (test 2); stock edited in the shop admin is detected and corrected (test 6);
 //! two stores sharing one warehouse see each other's orders (test 10).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,12 +15,13 @@ use shoptet_sync::sim::{ItemSpec, OrderSpec};
 const DEADLINE: Duration = Duration::from_secs(20);
 
 #[actix_rt::test]
-async fn a_receipt_reaches_the_shop_within_the_debounce_and_out_of_stock_shows_zero() {
+async fn a_receipt_after_a_quiet_period_reaches_the_shop_at_once_and_out_of_stock_shows_zero() {
     let sim = start_sim(small_shop()).await;
     let mut settings = fast_settings();
-    // Periodic pushes far away: only the stock-change debounce may deliver the receipt.
+    // Periodic pushes far away: only a stock change may deliver the receipt. A debounce far
+    // longer than a push takes, so "at once" and "after the debounce" cannot be confused.
     settings.interval_override = Some(Duration::from_secs(3600));
-    settings.stock_debounce = Duration::from_millis(300);
+    settings.stock_debounce = Duration::from_secs(3);
     let debounce = settings.stock_debounce;
     let env = Env::start(settings);
     env.add_shop("shop", &sim, "MAIN").await;
@@ -34,21 +35,27 @@ async fn a_receipt_reaches_the_shop_within_the_debounce_and_out_of_stock_shows_z
         )
         .await
         .unwrap();
+    let last_change = Instant::now();
     wait_real_stock(&sim, a, 5, DEADLINE).await;
     wait_real_stock(&sim, b, 0, DEADLINE).await;
     assert_eq!(sim.stock_level(b).unwrap().available, Decimal::ZERO);
 
-    // A receipt of 7: the shop shows 12 shortly after the debounce, not at the next interval.
+    // The behaviour under test needs a quiet period: no stock change for a whole debounce.
+    let quiet_until = last_change + debounce + Duration::from_millis(100);
+    tokio::time::sleep(quiet_until.saturating_duration_since(Instant::now())).await;
+
+    // A receipt of 7: the first change after the pause is pushed at once, not after the
+    // debounce (nor at the next interval).
     let received = Instant::now();
     env.daemon
         .adjust_stock("MAIN", a, Decimal::from(7))
         .await
         .unwrap();
-    wait_real_stock(&sim, a, 12, debounce * 10).await;
+    wait_real_stock(&sim, a, 12, DEADLINE).await;
     let took = received.elapsed();
     assert!(
-        took >= debounce,
-        "pushed before the debounce ended ({took:?})"
+        took < debounce,
+        "the first change after a quiet period waited for the debounce ({took:?})"
     );
     assert_eq!(sim.stock_level(a).unwrap().available, Decimal::from(12));
 

@@ -125,6 +125,22 @@ impl WarehouseLedger {
     }
 }
 
+/// Applies a store's changed figures (zero: nothing reserved); tells whether any differed.
+fn apply_reservation_changes(
+    reservations: &mut BTreeMap<String, Decimal>,
+    changes: BTreeMap<String, Decimal>,
+) -> bool {
+    let mut changed = false;
+    for (code, quantity) in changes {
+        if quantity > Decimal::ZERO {
+            changed |= reservations.insert(code, quantity) != Some(quantity);
+        } else {
+            changed |= reservations.remove(&code).is_some();
+        }
+    }
+    changed
+}
+
 impl Actor for WarehouseLedger {
     type Context = Context<Self>;
 
@@ -172,10 +188,9 @@ impl Handler<ReportReservations> for WarehouseLedger {
         let Some(entry) = self.stores.get_mut(&msg.id) else {
             return;
         };
-        if entry.reservations == msg.reservations {
+        if !apply_reservation_changes(&mut entry.reservations, msg.changes) {
             return;
         }
-        entry.reservations = msg.reservations;
         let warehouse = entry.warehouse.clone();
         self.notify_warehouse(&warehouse, Some(msg.id));
     }
@@ -337,7 +352,7 @@ impl Handler<CommitShipment> for WarehouseLedger {
             }
         }
         if let Some(entry) = self.stores.get_mut(&msg.id) {
-            entry.reservations = msg.reservations;
+            apply_reservation_changes(&mut entry.reservations, msg.reservations);
         }
         // Every store re-checks: for the others the lower on-hand and the dropped reservation
         // cancel out; for the shipping store the compensation keeps its figure until the shop

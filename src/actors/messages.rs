@@ -581,12 +581,13 @@ pub struct UnregisterStore {
     pub id: IntegrationId,
 }
 
-/// The store's open orders now reserve these quantities (codes with none left out).
+/// What the store's open orders now reserve of the codes that changed (zero: nothing any
+/// more); codes not named keep their figure.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ReportReservations {
     pub id: IntegrationId,
-    pub reservations: BTreeMap<String, Decimal>,
+    pub changes: BTreeMap<String, Decimal>,
 }
 
 /// Per code: on hand minus what OTHER stores of the same warehouse reserve (may be negative;
@@ -640,6 +641,8 @@ pub struct CommitShipment {
     pub id: IntegrationId,
     pub changeset: Changeset,
     pub issued: Vec<(String, Decimal)>,
+    /// The store's reservations of the shipped order's codes after the shipment (zero:
+    /// nothing any more); other codes keep their figure.
     pub reservations: BTreeMap<String, Decimal>,
 }
 

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod price;
 pub mod product;
 pub mod report;
+pub mod reservations;
 pub mod stock;
 
 pub use feed::ReadMark;
@@ -33,6 +34,7 @@ pub use outbox::{OutboxAction, OutboxEntry, OutboxState};
 pub use price::PriceChange;
 pub use product::{Product, ShopProductUpdate};
 pub use report::{FulfillmentReport, HealthReport, InventoryReport};
+pub use reservations::Reservations;
 pub use stock::StockLevel;
 
 /// A business rule was broken. The message is shown to operators as-is, so it

@@ -11,7 +11,6 @@ use tracing::Instrument;
 use super::{IntegrationActor, meta};
 use crate::actors::ActorError;
 use crate::actors::messages::*;
-use crate::domain::stock::reserved_by_orders;
 use crate::domain::{DomainError, Integration, Order, OutboxEntry, OutboxState, Product};
 use crate::store::Changeset;
 
@@ -91,7 +90,7 @@ impl IntegrationActor {
         if order.status != before {
             self.queue_pushes(&order, &mut changeset);
         }
-        self.orders.insert(order.code.clone(), order.clone());
+        self.orders.insert(order.clone());
         self.commit_reply(changeset, order)
     }
 }
@@ -160,12 +159,8 @@ impl Handler<ShipOrder> for IntegrationActor {
             changeset.put_outbox(entry);
         }
         changeset.put_meta(self.id, meta::OUTBOX_SEQ, &next_seq);
-        let reservations = reserved_by_orders(
-            self.orders
-                .values()
-                .filter(|o| o.code != order.code)
-                .chain(std::iter::once(&order)),
-        );
+        // The figures of this order's codes once it has shipped (the ledger applies them).
+        let reservations = self.orders.reservations_with(&order);
         let ledger = self.ledger.clone();
         let request = CommitShipment {
             id: self.id,
@@ -196,8 +191,7 @@ impl Handler<ShipOrder> for IntegrationActor {
                         }
                         act.outbox.insert(entry.seq, entry);
                     }
-                    act.orders.insert(order.code.clone(), order.clone());
-                    act.reported = Some(reservations);
+                    act.orders.insert(order.clone());
                     act.after_change(ctx);
                     Ok(order)
                 }),

@@ -535,7 +535,7 @@ impl IntegrationActor {
                 Ok(ImportOutcome::New(mut order)) => {
                     note_read(&mut order, read);
                     changeset.put_order(&order);
-                    self.orders.insert(code, order);
+                    self.orders.insert(order);
                     run.records += 1;
                     run.imported += 1;
                 }
@@ -595,10 +595,10 @@ impl IntegrationActor {
             Ok(ImportOutcome::Unchanged) => {
                 // The same version, read later: once read a second after its change time it
                 // is not read again.
-                if let Some(existing) = self.orders.get_mut(&code)
-                    && note_read(existing, read)
-                {
-                    changeset.put_order(existing);
+                if let Some(Some(order)) = self.orders.update(&code, |existing| {
+                    note_read(existing, read).then(|| existing.clone())
+                }) {
+                    changeset.put_order(&order);
                 }
             }
             Ok(ImportOutcome::Refreshed(mut order) | ImportOutcome::New(mut order)) => {
@@ -607,7 +607,7 @@ impl IntegrationActor {
                     self.shop_resolved_claim(&order, changeset);
                 }
                 changeset.put_order(&order);
-                self.orders.insert(code, order);
+                self.orders.insert(order);
                 run.records += 1;
             }
             Ok(ImportOutcome::Conflict(mut order)) => {
@@ -633,7 +633,7 @@ impl IntegrationActor {
                     changeset.put_error(&entry);
                 }
                 changeset.put_order(&order);
-                self.orders.insert(code, order);
+                self.orders.insert(order);
                 run.records += 1;
                 run.conflicts += 1;
             }
@@ -770,19 +770,22 @@ impl IntegrationActor {
         changeset: &mut Changeset,
         run: &mut OrdersRun,
     ) {
-        let Some(order) = self.orders.get_mut(code) else {
+        let Some((outcome, order)) = self.orders.update(code, |order| {
+            let outcome = order.cancel_from_shop(reason, now);
+            if shop_status_id.is_some() {
+                order.shop_status_id = shop_status_id;
+            }
+            if read.changed_at.is_some() {
+                if order.shop_changed_at != read.changed_at {
+                    order.shop_changed_at = read.changed_at;
+                    order.shop_read_at = None;
+                }
+                note_read(order, read);
+            }
+            (outcome, order.clone())
+        }) else {
             return;
         };
-        let outcome = order.cancel_from_shop(reason, now);
-        if shop_status_id.is_some() {
-            order.shop_status_id = shop_status_id;
-        }
-        if read.changed_at.is_some() {
-            order.shop_changed_at = read.changed_at;
-            order.shop_read_at = None;
-            note_read(order, read);
-        }
-        let order = order.clone();
         if outcome == ShopCancelOutcome::AlreadyCancelled {
             changeset.put_order(&order);
             return;

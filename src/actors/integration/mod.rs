@@ -10,6 +10,7 @@ mod commands;
 pub(crate) use commands::apply_update;
 mod floor;
 mod flows;
+mod order_book;
 mod order_reads;
 mod outbox;
 mod queries;
@@ -29,9 +30,8 @@ use tokio::sync::oneshot;
 use super::ledger::WarehouseLedger;
 use super::messages::*;
 use super::{ActorError, SyncSettings};
-use crate::domain::stock::reserved_by_orders;
 use crate::domain::{
-    ErrorLog, ErrorSeverity, Integration, IntegrationId, Order, OutboxEntry, PriceChange, Product,
+    ErrorLog, ErrorSeverity, Integration, IntegrationId, OutboxEntry, PriceChange, Product,
     SyncType,
 };
 use crate::shoptet::{ClientConfig, ShoptetClient};
@@ -99,6 +99,8 @@ struct KindState {
     waiters: Vec<oneshot::Sender<Result<SyncReport, ActorError>>>,
     /// Run again as soon as it is not running and not blocked.
     pending: bool,
+    /// When a change last asked for this push (stock: the debounce's quiet period).
+    last_change: Option<Instant>,
     /// The next (or current) run was asked for with `force`.
     forced: bool,
     /// When the last run that did not fail ended (also one that did not talk to the shop):
@@ -216,7 +218,8 @@ pub struct IntegrationActor {
     integration: Integration,
     client: Option<ShoptetClient>,
     client_error: Option<String>,
-    orders: BTreeMap<String, Order>,
+    /// Held orders and what the open ones reserve.
+    orders: order_book::OrderBook,
     /// Orders read from the shop but not kept (finished there before we saw them), so the
     /// feed's overlap does not read them again every run; forgotten once the cursor passes.
     unheld_reads: HashMap<String, crate::domain::ReadMark>,
@@ -234,7 +237,6 @@ pub struct IntegrationActor {
     next_seq: u64,
     sync: SyncState,
     kinds: HashMap<SyncKind, KindState>,
-    reported: Option<BTreeMap<String, Decimal>>,
     /// Claim-resolving status pushes created by this incarnation and never attempted: the shop
     /// has certainly not resolved their claim yet, so their quantities are added back.
     fresh_claims: HashSet<u64>,
@@ -306,11 +308,7 @@ impl IntegrationActor {
             integration: state.integration,
             client: None,
             client_error: None,
-            orders: state
-                .orders
-                .into_iter()
-                .map(|o| (o.code.clone(), o))
-                .collect(),
+            orders: order_book::OrderBook::new(state.orders),
             unheld_reads: HashMap::new(),
             products: state
                 .products
@@ -324,7 +322,6 @@ impl IntegrationActor {
             next_seq,
             sync,
             kinds: HashMap::new(),
-            reported: None,
             fresh_claims: HashSet::new(),
             activating: false,
             stopping: false,
@@ -498,26 +495,25 @@ impl IntegrationActor {
 
     /// Tells the ledger what this store's open orders reserve, when it changed.
     fn report_reservations(&mut self) {
-        let reserved = reserved_by_orders(self.orders.values());
-        if self.reported.as_ref() == Some(&reserved) {
+        let changes = self.orders.take_reservation_changes();
+        if changes.is_empty() {
             return;
         }
         self.ledger.do_send(ReportReservations {
             id: self.id,
-            reservations: reserved.clone(),
+            changes,
         });
-        self.reported = Some(reserved);
     }
 
     fn register_with_ledger(&mut self, ctx: &mut Context<Self>) {
-        let reserved = reserved_by_orders(self.orders.values());
+        // The whole figure set: anything changed before is in it.
+        self.orders.take_reservation_changes();
         self.ledger.do_send(RegisterStore {
             id: self.id,
             warehouse: self.integration.default_warehouse_code.clone(),
-            reservations: reserved.clone(),
+            reservations: self.orders.reservations().to_map(),
             notify: ctx.address().recipient(),
         });
-        self.reported = Some(reserved);
     }
 
     /// An error-log entry of this integration (message and details are bounded by the domain).
@@ -618,8 +614,7 @@ impl Handler<StockChanged> for IntegrationActor {
     type Result = ();
     fn handle(&mut self, _msg: StockChanged, ctx: &mut Self::Context) {
         if self.integration.is_active() && self.integration.auto_inventory_sync {
-            let debounce = self.settings.stock_debounce;
-            self.schedule(ctx, SyncKind::Inventory, debounce);
+            self.schedule_stock_push(ctx);
         }
     }
 }

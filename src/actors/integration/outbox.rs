@@ -157,10 +157,12 @@ impl IntegrationActor {
                     // The shop now shows this status: a later read of the order must not take
                     // our own push for a change made in the shop.
                     if let crate::domain::OutboxAction::SetStatus { status_id } = entry.action
-                        && let Some(order) = self.orders.get_mut(&entry.order_code)
+                        && let Some(order) = self.orders.update(&entry.order_code, |order| {
+                            order.shop_status_id = Some(status_id);
+                            order.clone()
+                        })
                     {
-                        order.shop_status_id = Some(status_id);
-                        changeset.put_order(order);
+                        changeset.put_order(&order);
                     }
                     tracing::debug!(
                         store = %self.integration.name,

@@ -80,6 +80,23 @@ impl IntegrationActor {
         state.timer = Some((handle, due));
     }
 
+    /// A stock push for a change just made: at once when the push has been quiet for the
+    /// debounce (the first change after a pause reaches the shop without waiting), else
+    /// within the debounce, so a burst of changes coalesces into one more push.
+    pub(super) fn schedule_stock_push(&mut self, ctx: &mut Context<Self>) {
+        let debounce = self.settings.stock_debounce;
+        let now = Instant::now();
+        let state = self.kinds.entry(SyncKind::Inventory).or_default();
+        let quiet = state.running.is_none()
+            && state.timer.is_none_or(|(_, at)| at > now + debounce)
+            && state
+                .last_change
+                .is_none_or(|at| now.duration_since(at) >= debounce);
+        state.last_change = Some(now);
+        let delay = if quiet { Duration::ZERO } else { debounce };
+        self.schedule(ctx, SyncKind::Inventory, delay);
+    }
+
     /// Sets the first run of every periodic kind within `delay` (spread by jitter).
     pub(super) fn schedule_all(&mut self, ctx: &mut Context<Self>, delay: Duration) {
         let jitter = self.settings.jitter;
