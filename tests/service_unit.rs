@@ -29,9 +29,10 @@ fn unit_matches_code_defaults() {
         value("ExecStart"),
         format!("/usr/bin/shoptet-syncd --config {DEFAULT_CONFIG_PATH}")
     );
+    // Neither an invalid configuration nor a damaged store is fixed by restarting.
     assert_eq!(
         value("RestartPreventExitStatus"),
-        exit_code::CONFIG.to_string()
+        format!("{} {}", exit_code::CONFIG, exit_code::CANT_CREATE)
     );
     assert_eq!(value("Restart"), "on-failure");
     // The directories systemd creates are the ones the defaults use.

@@ -13,7 +13,7 @@ use shoptet_sync::service::{demo, exit_code};
 #[command(
     version,
     about,
-    after_help = "Exit codes: 0 clean stop, 1 runtime failure, 64 usage, 73 data directory unusable, 78 invalid configuration or sealing key."
+    after_help = "Exit codes: 0 clean stop, 1 runtime failure, 64 usage, 73 data directory unusable or store damaged, 74 final flush failed at stop, 78 invalid configuration or sealing key."
 )]
 struct Args {
     /// Configuration file (default: /etc/shoptet-sync/shoptet-sync.toml if it exists).
@@ -26,7 +26,7 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
     /// Run against a built-in simulated shop, with state under ./shoptet-demo/.
-    #[arg(long, conflicts_with_all = ["config", "data_dir", "socket", "restore", "check_config", "rotate_key"])]
+    #[arg(long, conflicts_with_all = ["config", "data_dir", "socket", "restore", "check_config", "check_store", "rotate_key"])]
     demo: bool,
     /// Restore a backup (from `shoptetctl backup`) into an empty --data-dir, then exit.
     #[arg(
@@ -47,6 +47,10 @@ struct Args {
         conflicts_with_all = ["restore", "check_config"]
     )]
     rotate_key: Option<PathBuf>,
+    /// Check the store's integrity as at start, offline (the daemon must be stopped), and exit:
+    /// 0 intact, 73 damaged (the message names the problem and the newest backup).
+    #[arg(long, conflicts_with_all = ["restore", "check_config"])]
+    check_store: bool,
 }
 
 fn run(args: Args) -> Result<(), DaemonError> {
@@ -68,6 +72,15 @@ fn run(args: Args) -> Result<(), DaemonError> {
         return Ok(());
     }
     let config_path = daemon::config_path(args.config.as_deref());
+    if args.check_store {
+        let loaded = daemon::load_config(config_path.as_deref(), &overrides)?;
+        let config = &loaded.config;
+        print!(
+            "{}",
+            daemon::check_store(&config.data_dir, config.backup.dir.as_deref())?
+        );
+        return Ok(());
+    }
     if args.check_config {
         let loaded = daemon::load_config(config_path.as_deref(), &overrides)?;
         for warning in &loaded.warnings {

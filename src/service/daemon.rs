@@ -28,7 +28,7 @@ use crate::config::{
 };
 use crate::control::{ControlServer, ServerConfig};
 use crate::domain::{HealthStatus, IntegrationStatus};
-use crate::store::{RestoreStats, Store, StoreError};
+use crate::store::{OpenReport, RestoreStats, Store, StoreError};
 
 /// How often the STATUS= line is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
@@ -61,6 +61,13 @@ pub enum DaemonError {
     /// with. Exit 78: a restart cannot fix it.
     #[error("{0}")]
     Key(String),
+    /// The store is damaged (records missing, undecodable, or older than they must be): the
+    /// daemon refuses to run on it. The message names the problem and the newest backup.
+    #[error("{0}")]
+    StoreDamaged(String),
+    /// The final flush at stop failed: changes acknowledged before may not be on disk.
+    #[error("{0}")]
+    FlushFailed(String),
     /// A restore failed for another reason (damaged backup file, I/O).
     #[error("restore failed: {0}")]
     Restore(String),
@@ -75,7 +82,8 @@ impl DaemonError {
         match self {
             Self::Usage(_) => exit_code::USAGE,
             Self::Config(_) | Self::Key(_) => exit_code::CONFIG,
-            Self::DataDir { .. } => exit_code::CANT_CREATE,
+            Self::DataDir { .. } | Self::StoreDamaged(_) => exit_code::CANT_CREATE,
+            Self::FlushFailed(_) => exit_code::IO_ERROR,
             Self::Restore(_) | Self::Runtime(_) => exit_code::FAILURE,
         }
     }
@@ -210,7 +218,7 @@ pub fn restore(backup_file: &Path, data_dir: &Path) -> Result<RestoreSummary, Da
         },
         other => DaemonError::Restore(error_chain(&other)),
     })?;
-    let store = open_store(data_dir)?;
+    let store = open_store(data_dir, None)?;
     let mut integrations = Vec::new();
     let list = store
         .integrations()
@@ -237,8 +245,31 @@ pub fn restore(backup_file: &Path, data_dir: &Path) -> Result<RestoreSummary, Da
     })
 }
 
-/// Creates the data directory if needed (0700: only the service user reads the store) and opens the store in it.
-pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
+/// What to tell the operator about backups when the store is damaged.
+fn backup_advice(backup_dir: Option<&Path>) -> String {
+    let restore = "restore it into an empty directory with `shoptet-syncd --restore FILE --data-dir DIR` \
+                   (see docs/operations.md, Backup and restore)";
+    match backup_dir {
+        Some(dir) => match crate::store::backup::newest_backup(dir) {
+            Some(newest) => format!("newest backup: {}; {restore}", newest.display()),
+            None => format!(
+                "no backup found in {} ([backup] dir); {restore}",
+                dir.display()
+            ),
+        },
+        None => format!(
+            "no [backup] dir is configured; take the newest `shoptetctl backup` file you have and {restore}"
+        ),
+    }
+}
+
+/// Creates the data directory if needed (0700: only the service user reads the store) and opens
+/// the store in it with its integrity check (see [`crate::store::integrity`]). A damaged store
+/// is [`DaemonError::StoreDamaged`], naming the problem and the newest backup in `backup_dir`.
+pub fn open_checked_store(
+    data_dir: &Path,
+    backup_dir: Option<&Path>,
+) -> Result<(Store, OpenReport), DaemonError> {
     let data_dir_error = |reason: String| DaemonError::DataDir {
         path: data_dir.to_path_buf(),
         reason,
@@ -249,13 +280,44 @@ pub fn open_store(data_dir: &Path) -> Result<Store, DaemonError> {
         // Best effort: the unit's StateDirectoryMode sets this too.
         let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
     }
-    Store::open(data_dir).map_err(|e| {
-        let mut reason = error_chain(&e);
-        if reason.contains("lock") || reason.contains("WouldBlock") {
-            reason.push_str(" (is another shoptet-syncd using this data directory?)");
+    Store::open_checked(data_dir).map_err(|e| match e {
+        StoreError::Damaged { path, problem } => DaemonError::StoreDamaged(format!(
+            "the store in {} is damaged and was not opened: {problem}. The daemon does not run \
+             on partial data; {}",
+            path.display(),
+            backup_advice(backup_dir)
+        )),
+        other => {
+            let mut reason = error_chain(&other);
+            if reason.contains("lock") || reason.contains("WouldBlock") {
+                reason.push_str(" (is another shoptet-syncd using this data directory?)");
+            }
+            data_dir_error(reason)
         }
-        data_dir_error(reason)
     })
+}
+
+/// [`open_checked_store`] without the report.
+pub fn open_store(data_dir: &Path, backup_dir: Option<&Path>) -> Result<Store, DaemonError> {
+    open_checked_store(data_dir, backup_dir).map(|(store, _)| store)
+}
+
+/// `--check-store`: the integrity check the daemon runs at start, offline (the daemon must not
+/// be running on `data_dir`). Returns what to print.
+pub fn check_store(data_dir: &Path, backup_dir: Option<&Path>) -> Result<String, DaemonError> {
+    if !data_dir.is_dir() {
+        return Err(DaemonError::DataDir {
+            path: data_dir.to_path_buf(),
+            reason: "it does not exist".to_owned(),
+        });
+    }
+    let (store, report) = open_checked_store(data_dir, backup_dir)?;
+    drop(store);
+    let mut text = format!("{}: {report}\n", data_dir.display());
+    for warning in &report.warnings {
+        text.push_str(&format!("warning: {warning}\n"));
+    }
+    Ok(text)
 }
 
 /// Loads the sealing key (`[secrets]`: a systemd credential, else the key file, created when
@@ -724,8 +786,11 @@ where
     let mut signals = ServiceSignals::install()
         .map_err(|e| DaemonError::Runtime(format!("cannot install signal handlers: {e}")))?;
 
-    let store = open_store(&config.data_dir)?;
-    tracing::info!(data_dir = %config.data_dir.display(), "store opened");
+    let (store, report) = open_checked_store(&config.data_dir, config.backup.dir.as_deref())?;
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(data_dir = %config.data_dir.display(), "store opened; {report}");
     unlock_store(&store, &config).await?;
     let metrics = settings.metrics.clone();
     metrics.set_store_open(true);
@@ -912,10 +977,13 @@ where
         ),
         () = immediate => tracing::warn!("second stop signal: stopping at once"),
     }
-    match tokio::time::timeout(HOUSEKEEPING_TIMEOUT, store.flush()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::error!(error = %error_chain(&err), "final store flush failed"),
-        Err(_) => tracing::error!("final store flush did not finish in time"),
+    let flushed = match tokio::time::timeout(HOUSEKEEPING_TIMEOUT, store.checkpoint()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(format!("final store flush failed: {}", error_chain(&err))),
+        Err(_) => Err("final store flush did not finish in time".to_owned()),
+    };
+    if let Err(problem) = &flushed {
+        tracing::error!("{problem}; changes made before the stop may not be on disk");
     }
     metrics.set_store_open(false);
     if let Some(server) = metrics_server {
@@ -925,7 +993,10 @@ where
     signals.close();
     drop(hook);
     tracing::info!("shoptet-syncd stopped");
-    outcome
+    match (outcome, flushed) {
+        (Ok(()), Err(problem)) => Err(DaemonError::FlushFailed(problem)),
+        (outcome, _) => outcome,
+    }
 }
 
 /// `/healthz`: the actor system answers a status query.

@@ -24,9 +24,14 @@ pub mod exit_code {
     pub const FAILURE: i32 = 1;
     /// Command-line usage error (`EX_USAGE`).
     pub const USAGE: i32 = 64;
-    /// The data directory cannot be used, e.g. the store is locked by another process or the
-    /// restore target is not empty (`EX_CANTCREAT`).
+    /// The data directory cannot be used, e.g. the store is locked by another process, it is
+    /// damaged (the integrity check at open failed), or the restore target is not empty
+    /// (`EX_CANTCREAT`). Not restarted by the unit (`RestartPreventExitStatus=73`): a restart
+    /// cannot repair it.
     pub const CANT_CREATE: i32 = 73;
+    /// The store could not be flushed at stop, so acknowledged changes may be missing
+    /// (`EX_IOERR`); systemd restarts the service, whose integrity check then runs.
+    pub const IO_ERROR: i32 = 74;
     /// The configuration file is missing or invalid (`EX_CONFIG`); not restarted by systemd.
     pub const CONFIG: i32 = 78;
 }

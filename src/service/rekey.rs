@@ -74,7 +74,7 @@ pub fn rotate_key(
             true,
         )
     };
-    let store = daemon::open_store(&config.data_dir)?;
+    let store = daemon::open_store(&config.data_dir, config.backup.dir.as_deref())?;
     futures::executor::block_on(async {
         daemon::unlock_store(&store, config).await?;
         let current_key = store

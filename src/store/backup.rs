@@ -56,13 +56,13 @@ pub struct RestoreStats {
 
 /// FNV-1a, 64 bits: detects damage, cheap, no dependency. Not a defence against tampering.
 #[derive(Clone, Copy)]
-struct Fnv64(u64);
+pub(super) struct Fnv64(pub(super) u64);
 
 impl Fnv64 {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Fnv64(0xcbf2_9ce4_8422_2325)
     }
-    fn update(&mut self, bytes: &[u8]) {
+    pub(super) fn update(&mut self, bytes: &[u8]) {
         for &byte in bytes {
             self.0 ^= u64::from(byte);
             self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
@@ -305,7 +305,7 @@ fn restore_into(backup_file: &Path, data_dir: &Path) -> Result<RestoreStats, Sto
     };
     let store = Store::open(data_dir)?;
     store.check_integrity()?;
-    store.inner.db.flush()?;
+    store.handles().db.flush()?;
     Ok(RestoreStats { records })
 }
 
@@ -470,14 +470,30 @@ pub fn scheduled_backups(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     Ok(backups)
 }
 
-/// The newest scheduled backup in `dir`, if any (for messages; an unreadable dir gives `None`).
+/// The most recently written `*.backup` file in `dir`, scheduled or manual (for messages; an
+/// unreadable dir gives `None`).
 pub fn newest_backup(dir: &Path) -> Option<PathBuf> {
-    scheduled_backups(dir).ok()?.into_iter().next()
+    fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.ends_with(SCHEDULED_SUFFIX))
+        })
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            meta.is_file()
+                .then(|| (meta.modified().ok(), entry.file_name(), entry.path()))
+        })
+        .max()
+        .map(|(_, _, path)| path)
 }
 
 /// When the newest scheduled backup in `dir` was taken (from its name).
 pub fn newest_backup_time(dir: &Path) -> Option<DateTime<Utc>> {
-    let newest = newest_backup(dir)?;
+    let newest = scheduled_backups(dir).ok()?.into_iter().next()?;
     let name = newest.file_name()?.to_str()?;
     let time = name
         .strip_prefix(SCHEDULED_PREFIX)?
@@ -557,7 +573,7 @@ fn sync_parent_dir(file: &Path) -> Result<(), StoreError> {
 }
 
 /// An error and its causes, joined by `: `.
-fn message_chain(error: &dyn std::error::Error) -> String {
+pub(super) fn message_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

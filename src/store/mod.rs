@@ -6,11 +6,15 @@
 //! - Commits, pruning and backups take one write lock: the backup sees a state between commits.
 //!   Reads take no lock; each integration has one writer (its actor), so its own reads are stable.
 //! - Values go through [`codec`] (a version byte + bincode); keys are built in [`keys`].
+//! - Every commit also updates a manifest (commit sequence, record count per tree) in the same
+//!   transaction; [`Store::open`] checks it against the trees and refuses a damaged store
+//!   ([`integrity`]).
 
 mod any_as_str;
 pub mod backup;
 mod changeset;
 pub mod codec;
+pub mod integrity;
 pub mod keys;
 pub mod legacy;
 pub mod sealing;
@@ -30,6 +34,7 @@ use crate::domain::{
 pub use backup::{BackupStats, RestoreStats, ScheduledBackup};
 pub use changeset::Changeset;
 use changeset::{Op, Write};
+pub use integrity::{Manifest, OpenReport};
 pub use keys::TreeId;
 pub use sealing::SealingReport;
 
@@ -97,6 +102,10 @@ pub enum StoreError {
     /// A sealed secret did not open (wrong key) or could not be sealed.
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
+    /// The store is damaged: records are missing, undecodable or older than they must be. The
+    /// daemon refuses to run on it (see [`integrity`]).
+    #[error("the store in {path} is damaged: {problem}")]
+    Damaged { path: PathBuf, problem: String },
     /// A blocking task running store work did not finish.
     #[error("store task failed")]
     Task(#[source] tokio::task::JoinError),
@@ -177,15 +186,38 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
-    db: sled::Db,
-    /// In [`TreeId::ALL`] order.
-    trees: Vec<sled::Tree>,
+    /// The open database; replaced as a whole when the store is reopened.
+    handles: std::sync::RwLock<Arc<Handles>>,
+    /// The manifest as last committed (see [`integrity`]); changed only under `write_lock`.
+    manifest: std::sync::Mutex<Manifest>,
     /// Serialises commits, pruning and backups (see the module docs).
     write_lock: tokio::sync::Mutex<()>,
     /// Records decoded by the read queries, per tree (in [`TreeId::ALL`] order).
     reads: [std::sync::atomic::AtomicU64; TreeId::ALL.len()],
     /// The key secrets are sealed with (see [`sealing`]); `None` until installed.
     sealer: std::sync::RwLock<Option<crate::secrets::Sealer>>,
+}
+
+/// One opened sled database and its trees.
+struct Handles {
+    db: sled::Db,
+    /// In [`TreeId::ALL`] order, then the tree holding the manifest (sled's default tree).
+    trees: Vec<sled::Tree>,
+}
+
+/// Index of the manifest's tree in [`Handles::trees`].
+const MANIFEST_TREE: usize = TreeId::ALL.len();
+
+impl Handles {
+    fn open(path: &Path) -> Result<Handles, sled::Error> {
+        let db = open_db(path)?;
+        let mut trees = TreeId::ALL
+            .iter()
+            .map(|tree| db.open_tree(tree.name()))
+            .collect::<Result<Vec<_>, _>>()?;
+        trees.push((*db).clone());
+        Ok(Handles { db, trees })
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -222,24 +254,50 @@ pub(crate) fn open_db(path: &Path) -> Result<sled::Db, sled::Error> {
 }
 
 impl Store {
-    /// Opens (or creates) the database in directory `path`. Fails if another process has it open.
+    /// Opens (or creates) the database in directory `path` and checks its integrity (see
+    /// [`integrity`]): a damaged store is refused with [`StoreError::Damaged`]. Fails if another
+    /// process has it open.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Self::open_checked(path).map(|(store, _)| store)
+    }
+
+    /// [`Store::open`], also saying what the integrity check found and did.
+    pub fn open_checked(path: impl AsRef<Path>) -> Result<(Store, OpenReport), StoreError> {
         let path = path.as_ref().to_path_buf();
-        let db = open_db(&path)?;
-        let trees = TreeId::ALL
-            .iter()
-            .map(|tree| db.open_tree(tree.name()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Store {
+        let handles = integrity::open_handles(&path)?;
+        let store = Store {
             inner: Arc::new(Inner {
                 path,
-                db,
-                trees,
+                handles: std::sync::RwLock::new(Arc::new(handles)),
+                manifest: std::sync::Mutex::new(Manifest::default()),
                 write_lock: tokio::sync::Mutex::new(()),
                 reads: Default::default(),
                 sealer: std::sync::RwLock::new(None),
             }),
-        })
+        };
+        let report = integrity::verify_at_open(&store)?;
+        Ok((store, report))
+    }
+
+    fn handles(&self) -> Arc<Handles> {
+        // A poisoned lock only means a panic elsewhere while holding it; the Arc is intact.
+        self.inner
+            .handles
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn manifest_lock(&self) -> std::sync::MutexGuard<'_, Manifest> {
+        self.inner
+            .manifest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The manifest as of the last commit.
+    pub fn manifest(&self) -> Manifest {
+        self.manifest_lock().clone()
     }
 
     /// The data directory.
@@ -247,8 +305,8 @@ impl Store {
         &self.inner.path
     }
 
-    fn tree(&self, tree: TreeId) -> &sled::Tree {
-        &self.inner.trees[tree.index()]
+    fn tree(&self, tree: TreeId) -> sled::Tree {
+        self.handles().trees[tree.index()].clone()
     }
 
     /// Records of `tree` decoded by prefix reads (queries, state loading) since the store was
@@ -284,7 +342,8 @@ impl Store {
 
     /// Waits until everything written so far is on disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.inner.db.flush_async().await?;
+        let handles = self.handles();
+        handles.db.flush_async().await?;
         Ok(())
     }
 
@@ -313,14 +372,23 @@ impl Store {
                 Op::Write(write) => writes.push(write),
             }
         }
-        let result = self.inner.trees[..].transaction(|txs| {
+        let base = self.manifest();
+        let handles = self.handles();
+        let result = handles.trees[..].transaction(|txs| {
+            // Counted afresh on each run of the closure (sled may run it more than once).
+            let mut deltas = [0i64; TreeId::ALL.len()];
             for write in &writes {
-                apply_write(txs, write)?;
+                apply_write(txs, write, &mut deltas)?;
             }
-            Ok(())
+            let next = base.next(&deltas);
+            txs[MANIFEST_TREE].insert(integrity::MANIFEST_KEY, next.encode())?;
+            Ok(next)
         });
         match result {
-            Ok(()) => Ok(()),
+            Ok(next) => {
+                *self.manifest_lock() = next;
+                Ok(())
+            }
             Err(TransactionError::Abort(err)) => Err(err),
             Err(TransactionError::Storage(err)) => Err(StoreError::Sled(err)),
         }
@@ -601,7 +669,7 @@ impl Store {
         resolved_before: DateTime<Utc>,
     ) -> Result<PruneStats, StoreError> {
         let cutoff_micros = older_than.timestamp_micros();
-        let mut logs = sled::Batch::default();
+        let mut removals = Vec::new();
         let mut stats = PruneStats::default();
         for entry in self.tree(TreeId::SyncLogs).iter() {
             let (key, value) = entry?;
@@ -613,31 +681,29 @@ impl Store {
                     && codec::decode::<SyncLog>(TreeId::SyncLogs, &key, &value)?.started_at
                         < older_than);
             if old {
-                logs.remove(key);
+                removals.push(Op::Write(Write::Remove {
+                    tree: TreeId::SyncLogs,
+                    key: key.to_vec(),
+                }));
                 stats.sync_logs += 1;
             }
         }
-        let mut errors = sled::Batch::default();
         for entry in self.tree(TreeId::Errors).iter() {
             let (key, value) = entry?;
             let error: ErrorLog = codec::decode(TreeId::Errors, &key, &value)?;
             if error.resolved_at.is_some_and(|at| at < resolved_before) {
-                errors.remove(key);
+                removals.push(Op::Write(Write::Remove {
+                    tree: TreeId::Errors,
+                    key: key.to_vec(),
+                }));
                 stats.errors += 1;
             }
         }
-        let logs_tree = self.tree(TreeId::SyncLogs);
-        let errors_tree = self.tree(TreeId::Errors);
-        let result = (logs_tree, errors_tree).transaction(|(logs_tx, errors_tx)| {
-            logs_tx.apply_batch(&logs)?;
-            errors_tx.apply_batch(&errors)?;
-            Ok::<(), ConflictableTransactionError<StoreError>>(())
-        });
-        match result {
-            Ok(()) => Ok(stats),
-            Err(TransactionError::Abort(err)) => Err(err),
-            Err(TransactionError::Storage(err)) => Err(StoreError::Sled(err)),
+        // One transaction, counted in the manifest like any commit.
+        if !removals.is_empty() {
+            self.apply(removals)?;
         }
+        Ok(stats)
     }
 
     /// Decodes every record and checks that keys match their records and that the order indexes
@@ -848,17 +914,31 @@ fn expect_key(tree: TreeId, key: &[u8], expected: &[u8]) -> Result<(), StoreErro
     }
 }
 
-/// One write inside the transaction. No side effects: sled may run this more than once.
+/// Counts a record added to (`+1`) or removed from (`-1`) `tree`.
+fn count(deltas: &mut [i64], tree: TreeId, added: bool, removed: bool) {
+    if added {
+        deltas[tree.index()] += 1;
+    }
+    if removed {
+        deltas[tree.index()] -= 1;
+    }
+}
+
+/// One write inside the transaction, counting records added and removed per tree into `deltas`.
+/// No side effects: sled may run this more than once.
 fn apply_write(
     txs: &[sled::transaction::TransactionalTree],
     write: &Write,
+    deltas: &mut [i64],
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
     match write {
         Write::Put { tree, key, value } => {
-            txs[tree.index()].insert(key.as_slice(), value.as_slice())?;
+            let previous = txs[tree.index()].insert(key.as_slice(), value.as_slice())?;
+            count(deltas, *tree, previous.is_none(), false);
         }
         Write::Remove { tree, key } => {
-            txs[tree.index()].remove(key.as_slice())?;
+            let previous = txs[tree.index()].remove(key.as_slice())?;
+            count(deltas, *tree, false, previous.is_some());
         }
         Write::PutOrder {
             key,
@@ -869,28 +949,29 @@ fn apply_write(
             imported_at,
         } => {
             let previous = txs[TreeId::Orders.index()].insert(key.as_slice(), value.as_slice())?;
+            count(deltas, TreeId::Orders, previous.is_none(), false);
             if let Some(previous) = previous {
                 let previous: Order = codec::decode(TreeId::Orders, key, &previous)
                     .map_err(ConflictableTransactionError::Abort)?;
-                txs[TreeId::OrdersByStatus.index()].remove(keys::status_index_key(
-                    *integration_id,
-                    previous.status,
-                    code,
-                ))?;
-                txs[TreeId::OrdersByImport.index()].remove(keys::import_index_key(
-                    *integration_id,
-                    previous.imported_at,
-                    code,
-                ))?;
+                let removed = txs[TreeId::OrdersByStatus.index()].remove(
+                    keys::status_index_key(*integration_id, previous.status, code),
+                )?;
+                count(deltas, TreeId::OrdersByStatus, false, removed.is_some());
+                let removed = txs[TreeId::OrdersByImport.index()].remove(
+                    keys::import_index_key(*integration_id, previous.imported_at, code),
+                )?;
+                count(deltas, TreeId::OrdersByImport, false, removed.is_some());
             }
-            txs[TreeId::OrdersByStatus.index()].insert(
+            let previous = txs[TreeId::OrdersByStatus.index()].insert(
                 keys::status_index_key(*integration_id, *status, code),
                 &[][..],
             )?;
-            txs[TreeId::OrdersByImport.index()].insert(
+            count(deltas, TreeId::OrdersByStatus, previous.is_none(), false);
+            let previous = txs[TreeId::OrdersByImport.index()].insert(
                 keys::import_index_key(*integration_id, *imported_at, code),
                 &[][..],
             )?;
+            count(deltas, TreeId::OrdersByImport, previous.is_none(), false);
         }
     }
     Ok(())
