@@ -525,6 +525,8 @@ async fn tokens_are_sealed_at_rest_and_a_wrong_key_is_refused_by_name() {
     let sim = start_sim(small_shop()).await;
     let mut syncd = Syncd::start().await;
     syncd.add_shop("demo", &sim, "MAIN").await;
+    // A second e-shop: one shop cannot back two integrations.
+    let sim_b = start_sim(small_shop()).await;
     let run = syncd
         .ctl_stdin(
             &[
@@ -532,9 +534,9 @@ async fn tokens_are_sealed_at_rest_and_a_wrong_key_is_refused_by_name() {
                 "create",
                 "addon",
                 "--shop-url",
-                &sim.eshop_url(),
+                &sim_b.eshop_url(),
                 "--api-url",
-                &sim.base_url(),
+                &sim_b.base_url(),
                 "--token-stdin",
                 "--oauth",
             ],
@@ -617,4 +619,5 @@ async fn tokens_are_sealed_at_rest_and_a_wrong_key_is_refused_by_name() {
     syncd.assert_no_secrets(&[PRIVATE_TOKEN, OAUTH_TOKEN]);
     assert_eq!(syncd.stop().await, Some(0));
     sim.shutdown().await;
+    sim_b.shutdown().await;
 }

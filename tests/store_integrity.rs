@@ -129,7 +129,7 @@ fn files(dir: &Path) -> Vec<(PathBuf, u64)> {
 /// A stopped store, as the daemon leaves it, and what it holds.
 fn pristine(work: &Path) -> (PathBuf, Vec<String>) {
     let dir = work.join("pristine");
-    let store = Store::open(&dir).unwrap();
+    let store = open_store(&dir);
     populate(&store);
     let expected = content(&store);
     store.checkpoint_blocking().unwrap();
@@ -185,6 +185,7 @@ fn flipped_bytes_are_refused_or_change_nothing() {
         );
         match Store::open(&dir) {
             Ok(store) => {
+                install_test_key(&store);
                 assert_eq!(
                     content(&store),
                     expected,
@@ -245,13 +246,13 @@ fn records_lost_outside_a_commit_are_refused_with_counts() {
 fn a_store_rolled_back_to_an_older_state_is_refused() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("store");
-    let store = Store::open(&dir).unwrap();
+    let store = open_store(&dir);
     populate(&store);
     drop(store);
     // An older copy of the files (what a truncated log recovers to) under a newer checkpoint.
     let older = work.path().join("older");
     copy_dir(&dir, &older);
-    let store = Store::open(&dir).unwrap();
+    let store = open_store(&dir);
     let mut cs = Changeset::new();
     cs.put_order(&order(id(1), "late", OrderStatus::Imported, at(999)));
     store.commit_blocking(cs).unwrap();
@@ -265,7 +266,7 @@ fn a_store_rolled_back_to_an_older_state_is_refused() {
     let message = Store::open(&older).unwrap_err().to_string();
     assert!(message.contains("the newest changes are lost"), "{message}");
     // The newer store itself is fine.
-    Store::open(&dir).unwrap();
+    open_store(&dir);
 }
 
 #[test]
@@ -280,11 +281,13 @@ fn a_store_of_the_previous_release_gets_a_manifest_once() {
     }
     std::fs::remove_file(source.join("integrity.checkpoint")).unwrap();
     let (store, report) = Store::open_checked(&source).unwrap();
+    install_test_key(&store);
     assert!(report.manifest_built, "{report:?}");
     assert!(report.full_check.is_some());
     assert_eq!(content(&store), expected);
     drop(store);
     let (store, report) = Store::open_checked(&source).unwrap();
+    install_test_key(&store);
     assert!(!report.manifest_built);
     assert!(
         report.full_check.is_none(),

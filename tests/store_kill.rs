@@ -43,7 +43,7 @@ fn kill_test_child_writer() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
         return;
     };
-    let store = Store::open(&dir).unwrap();
+    let store = open_store(&dir);
     let id = integration_id();
     let start = store.get_meta::<u64>(id, CURSOR).unwrap().unwrap_or(0);
     let mut out = std::io::stdout().lock();
@@ -145,7 +145,7 @@ fn acknowledged_writes_survive_sigkill() {
 
 /// Checks the store after a kill and returns its cursor (the last committed changeset).
 fn verify(dir: &std::path::Path, last_acked: u64) -> u64 {
-    let store = Store::open(dir).unwrap();
+    let store = open_store(dir);
     // Every record decodes, keys match records, order indexes match orders.
     store.check_integrity().unwrap();
     let id = integration_id();

@@ -55,7 +55,7 @@ fn every_record_round_trips_and_survives_a_reopen() {
     .collect();
 
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open_store(dir.path());
         let mut cs = Changeset::new();
         cs.put_integration(&integration)
             .put_order(&order)
@@ -70,7 +70,7 @@ fn every_record_round_trips_and_survives_a_reopen() {
         store.commit_blocking(cs).unwrap();
     }
 
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     assert_eq!(store.integrations().unwrap(), vec![integration.clone()]);
     assert_eq!(store.integration(a).unwrap(), Some(integration.clone()));
     assert_eq!(store.order(a, "2025000318").unwrap(), Some(order.clone()));
@@ -122,7 +122,7 @@ fn every_record_round_trips_and_survives_a_reopen() {
 #[test]
 fn order_indexes_follow_status_and_import_time_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let a = id(1);
     let mut first = order(a, "A1", OrderStatus::Imported, at(0));
     let second = order(a, "A2", OrderStatus::Imported, at(10));
@@ -176,7 +176,7 @@ fn order_indexes_follow_status_and_import_time_changes() {
 #[test]
 fn import_range_is_half_open_and_exact_below_a_microsecond() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let a = id(1);
     let t = at(0); // has 789 ns below the microsecond
     let mut cs = Changeset::new();
@@ -222,7 +222,7 @@ fn integrations_are_isolated_and_loading_one_never_reads_another() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (id(1), id(2));
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open_store(dir.path());
         let mut cs = Changeset::new();
         for (iid, name) in [(a, "alpha"), (b, "beta")] {
             cs.put_integration(&integration(iid, name))
@@ -266,7 +266,7 @@ fn integrations_are_isolated_and_loading_one_never_reads_another() {
         );
         assert_eq!(damaged, 1);
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let state = store.load_state(a).unwrap().unwrap();
     assert_eq!(state.orders.len(), 1);
     assert_eq!(state.products.len(), 1);
@@ -276,7 +276,7 @@ fn integrations_are_isolated_and_loading_one_never_reads_another() {
 #[test]
 fn deleting_an_integration_removes_all_its_data_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let (a, b) = (id(1), id(2));
     let mut cs = Changeset::new();
     for iid in [a, b] {
@@ -336,7 +336,7 @@ fn deleting_an_integration_removes_all_its_data_and_nothing_else() {
 #[test]
 fn a_deletion_drops_earlier_writes_and_keeps_later_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let a = id(1);
     let mut cs = Changeset::new();
     cs.put_integration(&integration(a, "alpha"))
@@ -366,7 +366,7 @@ fn a_deletion_drops_earlier_writes_and_keeps_later_ones() {
 #[test]
 fn queries_filter_and_order_logs_errors_and_prices() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let a = id(1);
     let logs: Vec<_> = (0..5).map(|n| sync_log(a, at(n * 10))).collect();
     let open_error = error_log(a, at(1), None);
@@ -408,7 +408,7 @@ fn queries_filter_and_order_logs_errors_and_prices() {
 #[test]
 fn meta_values_can_be_replaced_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let a = id(1);
     let mut cs = Changeset::new();
     cs.put_meta(a, "cursor", &1u64).put_meta(a, "cursor", &2u64);
@@ -426,7 +426,7 @@ fn meta_values_can_be_replaced_and_deleted() {
 #[test]
 fn retention_prunes_old_logs_and_old_resolved_errors_only() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let (a, b) = (id(1), id(2));
     let cutoff = at(100);
     let old_log = sync_log(a, at(0));
@@ -471,7 +471,7 @@ fn unknown_versions_and_garbage_give_errors_naming_the_record() {
     let dir = tempfile::tempdir().unwrap();
     let a = id(0xabc);
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open_store(dir.path());
         let mut cs = Changeset::new();
         cs.put_integration(&integration(a, "alpha"))
             .put_order(&order(a, "2025000318", OrderStatus::Imported, at(0)))
@@ -492,7 +492,7 @@ fn unknown_versions_and_garbage_give_errors_naming_the_record() {
         &[1, 0xff, 0xff, 0xff],
     );
 
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let err = store.order(a, "2025000318").unwrap_err();
     assert!(matches!(err, StoreError::UnknownVersion { version: 7, .. }));
     assert_eq!(
@@ -533,7 +533,7 @@ fn unknown_versions_and_garbage_give_errors_naming_the_record() {
 #[test]
 fn a_warehouse_code_with_nul_is_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let a = id(1);
     let mut cs = Changeset::new();
     cs.put_integration(&integration(a, "alpha"))
@@ -558,20 +558,20 @@ async fn async_commit_is_durable_for_a_fresh_open_after_drop() {
     let dir = tempfile::tempdir().unwrap();
     let a = id(1);
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open_store(dir.path());
         let mut cs = Changeset::new();
         cs.put_integration(&integration(a, "alpha"));
         store.commit(cs).await.unwrap();
         store.commit(Changeset::new()).await.unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     assert_eq!(store.integration(a).unwrap().unwrap().name, "alpha");
 }
 
 #[test]
 fn a_second_open_of_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let _first = Store::open(dir.path()).unwrap();
+    let _first = open_store(dir.path());
     let err = Store::open(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::Sled(_)), "{err:?}");
 }

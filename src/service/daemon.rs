@@ -359,7 +359,9 @@ pub async fn unlock_store(store: &Store, config: &DaemonConfig) -> Result<(), Da
         })?;
     let source = sealer.source().to_string();
     if created {
-        tracing::warn!(key = %source, "created a new sealing key; keep a copy of it apart from the backups: without it the stored tokens cannot be read");
+        // A key is only created for a store that holds no sealed secret yet (a first start):
+        // worth a notice, not a warning.
+        tracing::info!(key = %source, "created a new sealing key; keep a copy of it apart from the backups: without it the stored tokens cannot be read");
     }
     let report = store
         .install_sealer(sealer)

@@ -260,11 +260,16 @@ pub fn price_change(
 /// and read back after a reopen or a restore.
 pub fn open_store(path: impl AsRef<std::path::Path>) -> shoptet_sync::store::Store {
     let store = shoptet_sync::store::Store::open(path).unwrap();
+    install_test_key(&store);
+    store
+}
+
+/// Installs the fixed test sealing key in a store opened with `Store::open`.
+pub fn install_test_key(store: &shoptet_sync::store::Store) {
     store
         .install_sealer_blocking(shoptet_sync::secrets::Sealer::new(
             &[9u8; shoptet_sync::secrets::KEY_LEN],
             shoptet_sync::secrets::KeySource::Memory,
         ))
         .unwrap();
-    store
 }
