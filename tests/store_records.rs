@@ -108,13 +108,18 @@ fn every_record_round_trips_and_survives_a_reopen() {
     );
     assert_eq!(state.products, vec![product]);
     assert_eq!(state.outbox, vec![outbox]);
-    assert_eq!(state.meta.names().collect::<Vec<_>>(), vec!["order_cursor"]);
+    // The integration's credentials are sealed in a meta value of their own.
+    assert_eq!(
+        state.meta.names().collect::<Vec<_>>(),
+        vec!["order_cursor", "sealed:credentials"]
+    );
     assert_eq!(state.meta.get("order_cursor").unwrap(), Some(cursor));
     assert_eq!(state.meta.get::<u64>("missing").unwrap(), None);
 
     let report = store.check_integrity().unwrap();
-    // integration, 2 orders, product, stock, outbox, log, error, price change, meta
-    assert_eq!(report.records, 10);
+    // integration, 2 orders, product, stock, outbox, log, error, price change, and 3 meta
+    // values: the cursor, the sealed credentials and the sealing key's check value
+    assert_eq!(report.records, 12);
     assert_eq!(report.index_entries, 4);
     assert!(store.load_state(id(99)).unwrap().is_none());
 }
@@ -251,7 +256,9 @@ fn integrations_are_isolated_and_loading_one_never_reads_another() {
         );
         assert_eq!(store.sync_logs(a, at(-10)).unwrap().len(), 1);
     }
-    // Damage every record of b: a must still load, b must fail.
+    // Damage every record of b: a must still load, b must fail. (Not b's sealed credentials:
+    // the sealing key's check at start verifies every sealed value, so a damaged one stops the
+    // start as a whole, which the sealing tests cover.)
     for tree in [
         TreeId::Orders,
         TreeId::Products,
@@ -261,7 +268,7 @@ fn integrations_are_isolated_and_loading_one_never_reads_another() {
         let damaged = damage(
             dir.path(),
             tree,
-            |k| k.starts_with(b.as_bytes()),
+            |k| k.starts_with(b.as_bytes()) && !k.ends_with(b"sealed:credentials"),
             &[1, 0xff],
         );
         assert_eq!(damaged, 1);
@@ -323,7 +330,11 @@ fn deleting_an_integration_removes_all_its_data_and_nothing_else() {
     assert_eq!(state.orders.len(), 20);
     assert_eq!(state.products.len(), 20);
     assert_eq!(state.outbox.len(), 20);
-    assert_eq!(state.meta.names().count(), 20);
+    assert_eq!(
+        state.meta.names().count(),
+        21,
+        "20 values and the sealed credentials"
+    );
     assert_eq!(store.sync_logs(b, at(-100)).unwrap().len(), 20);
     assert_eq!(
         store.stock_levels("main").unwrap().len(),
@@ -348,7 +359,11 @@ fn a_deletion_drops_earlier_writes_and_keeps_later_ones() {
         .delete_integration(a)
         .put_integration(&integration(a, "alpha-again"))
         .put_order(&order(a, "after", OrderStatus::Processing, at(2)));
-    assert_eq!(cs.len(), 3);
+    assert_eq!(
+        cs.len(),
+        4,
+        "the integration writes its sealed credentials too"
+    );
     store.commit_blocking(cs).unwrap();
     let state = store.load_state(a).unwrap().unwrap();
     assert_eq!(state.integration.name, "alpha-again");
@@ -550,7 +565,10 @@ fn changeset_debug_output_never_shows_secrets() {
     cs.put_integration(&integration(id(1), "alpha"));
     let debug = format!("{cs:?}");
     assert!(!debug.contains("oauth-secret-value"), "{debug}");
-    assert!(debug.contains("writes: 1"), "{debug}");
+    assert!(
+        debug.contains("writes: 2"),
+        "the record and its sealed credentials: {debug}"
+    );
 }
 
 #[tokio::test]
