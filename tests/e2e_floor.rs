@@ -216,6 +216,14 @@ async fn an_order_being_picked(syncd: &Syncd, sim: &SimHandle) -> String {
         )
         .await;
     assert_eq!(order["status"], "Processing");
+    // The "processing" push reaches the shop before the test acts as the shop: a shop-side
+    // change racing our push would be overwritten by it (the shop has no conditional update),
+    // and the scenarios below are about changes the shop makes after it.
+    wait_for("the processing push delivered", DEADLINE, || async {
+        let outbox = syncd.ok("outbox", &["outbox", "list", "demo"]).await;
+        outbox.as_array().is_some_and(Vec::is_empty).then_some(())
+    })
+    .await;
     code
 }
 
