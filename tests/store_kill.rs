@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use shoptet_sync::domain::{IntegrationId, OrderStatus};
-use shoptet_sync::store::{Changeset, Store};
+use shoptet_sync::store::Changeset;
 use store_support::*;
 use uuid::Uuid;
 
