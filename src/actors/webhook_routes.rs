@@ -71,6 +71,16 @@ pub struct Route {
     pub jobs: Recipient<JobFinished>,
     /// Counters.
     pub counters: Arc<WebhookCounters>,
+    /// The store's figures in the metrics registry (webhooks received and rejected).
+    pub metrics: Arc<crate::metrics::StoreMetrics>,
+}
+
+impl Route {
+    /// Counts a refused delivery (status counters and metrics).
+    fn reject(&self) {
+        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        self.metrics.webhook_rejected();
+    }
 }
 
 /// Path token → route.
@@ -123,13 +133,13 @@ impl WebhookRoutes {
             return Verdict::UnknownPath;
         };
         if body.len() > MAX_DELIVERY_BYTES {
-            route.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            route.reject();
             return Verdict::TooLarge;
         }
         let genuine =
             signature.is_some_and(|sig| verify_signature(route.key.expose().as_bytes(), body, sig));
         if !genuine {
-            route.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            route.reject();
             tracing::warn!(
                 store = %route.store,
                 signature = if signature.is_some() { "wrong" } else { "missing" },
@@ -138,17 +148,18 @@ impl WebhookRoutes {
             return Verdict::Unauthorized;
         }
         let Ok(delivery) = serde_json::from_slice::<WebhookDeliveryBody>(body) else {
-            route.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            route.reject();
             tracing::warn!(store = %route.store, "webhook delivery refused: not a delivery body");
             return Verdict::Malformed;
         };
         {
             let Ok(mut expected) = route.eshop_id.lock() else {
+                route.reject();
                 return Verdict::Unauthorized;
             };
             match *expected {
                 Some(id) if id != delivery.eshop_id => {
-                    route.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    route.reject();
                     tracing::warn!(
                         store = %route.store,
                         eshop_id = delivery.eshop_id,
@@ -162,6 +173,7 @@ impl WebhookRoutes {
             }
         }
         route.counters.delivered.fetch_add(1, Ordering::Relaxed);
+        route.metrics.webhook_received();
         if let Ok(mut last) = route.counters.last_delivery.lock() {
             *last = Some(Utc::now());
         }

@@ -188,6 +188,7 @@ impl IntegrationActor {
                 wake: ctx.address().recipient(),
                 jobs: ctx.address().recipient(),
                 counters: Arc::clone(&self.webhook.counters),
+                metrics: Arc::clone(&self.metrics),
             },
         );
     }
